@@ -1,0 +1,41 @@
+"""The ``proofline`` command line: one Typer app assembled from the command modules."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from agent import cli_record
+from agent.cli_demo import demo
+from agent._cli_common import console, fail
+from record.errors import InputError, NotFoundError, ProoflineError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="proofline",
+    help="Proofline: DSCSA-grade operations assistant for healthcare supply chains.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+cli_record.register(app)
+app.command()(demo)
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning Proofline errors into one-line reasons."""
+    try:
+        app()
+    except (InputError, NotFoundError) as exc:
+        fail(str(exc), code=2)
+    except ProoflineError as exc:
+        fail(str(exc), code=1)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
