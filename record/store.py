@@ -45,6 +45,11 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def _writable(path: Path) -> bool:
+    """Writable by us, and not marked read-only (root may write 0444 files; we respect the mark)."""
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
+
+
 def _check_path(path: str, read_only: bool) -> None:
     if path == ":memory:":
         return
@@ -54,7 +59,7 @@ def _check_path(path: str, read_only: bool) -> None:
         raise StoreError(
             f"database {path}: folder {folder} does not exist; create it or choose another --db"
         )
-    if p.exists() and not read_only and not os.access(p, os.W_OK):
+    if p.exists() and not read_only and not _writable(p):
         raise StoreError(
             f"database {path} is read-only; make it writable or open it with a read-only command"
         )
@@ -137,6 +142,10 @@ class Store:
             raise
         finally:
             self._local.depth = 0
+
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside :meth:`transaction`."""
+        return getattr(self._local, "depth", 0) > 0
 
     def write(self, fn: Callable[[Cursor], T], *, attempts: int = 8) -> T:
         """Run ``fn(cursor)`` in a transaction, retrying it on write conflicts with jitter."""
