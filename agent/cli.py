@@ -6,10 +6,12 @@ import sys
 
 import typer
 
-from agent import cli_record
+from agent import cli_agent, cli_record
+from agent.cli_tools import tool_app
 from agent.cli_demo import demo
 from agent._cli_common import console, fail
 from record.errors import InputError, NotFoundError, ProoflineError
+from tools.errors import ToolError
 
 __all__ = ["app", "main"]
 
@@ -21,6 +23,8 @@ app = typer.Typer(
     add_completion=False,
 )
 cli_record.register(app)
+cli_agent.register(app)
+app.add_typer(tool_app, name="tool")
 app.command()(demo)
 
 
@@ -28,7 +32,7 @@ def main() -> None:
     """Console-script entry point: run the app, turning Proofline errors into one-line reasons."""
     try:
         app()
-    except (InputError, NotFoundError) as exc:
+    except (InputError, NotFoundError, ToolError) as exc:
         fail(str(exc), code=2)
     except ProoflineError as exc:
         fail(str(exc), code=1)

@@ -1,0 +1,178 @@
+"""The rules brain: the triage decision table (agent/policy/triage.yaml) plus a deterministic
+intent parser for chat (agent/brains/intents.py). Embedded, deterministic, no model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.brains.base import ChatTurn, Decision, Proposal
+from agent.policy import TriageRule, load_triage_rules, matches, policy_version
+from tools.base import ToolContext, call_tool
+from tools.errors import ToolError
+
+__all__ = ["RulesBrain"]
+
+
+class RulesBrain:
+    """Decides triage cases from the policy table and answers chat from the intent parser."""
+
+    name = "rules"
+
+    def __init__(self, rules: tuple[TriageRule, ...] | None = None) -> None:
+        self.rules = rules or load_triage_rules()
+        self.version = policy_version()
+
+    # -- triage ------------------------------------------------------------------------------
+
+    def rule_for(self, case: dict[str, Any]) -> TriageRule | None:
+        """The first rule of the case's kind whose conditions hold on its evidence."""
+        facts = {**case.get("evidence", {}), "severity": case.get("severity")}
+        for rule in self.rules:
+            if rule.kind == case["kind"] and matches(rule.when, facts):
+                return rule
+        return None
+
+    def decide_case(self, case: dict[str, Any], context: ToolContext) -> Decision:
+        """Proposals for one exception, in the order the table lists them."""
+        decision = Decision(brain=self.name, prompt_version=self.version)
+        rejected = _rejected_tools(context, case["exception_id"])
+        rule = self.rule_for(case)
+        if rule is None:
+            decision.notes.append("needs_judgement: no rule in the decision table fits")
+            decision.proposals.append(_escalate(case, "No triage rule fits this exception", rejected))
+            return decision
+        for step in rule.do:
+            name, params = (step, {}) if isinstance(step, str) else next(iter(step.items()))
+            for proposal in _build(name, dict(params or {}), case, rule, context):
+                if proposal.tool in rejected:
+                    decision.notes.append(f"{proposal.tool} was rejected by a person earlier")
+                    continue
+                decision.proposals.append(proposal)
+        if rejected and not any(p.tool == "escalate" for p in decision.proposals):
+            decision.proposals.append(_escalate(case, "A proposed action was rejected", rejected))
+        decision.reply = f"{case['kind']} on {case['subject']}: {rule.why}"
+        return decision
+
+    # -- chat ----------------------------------------------------------------------------------
+
+    def chat(self, history: list[ChatTurn], context: ToolContext) -> Decision:
+        """Answer the latest user message (see agent/brains/intents.py)."""
+        from agent.brains.intents import answer
+
+        return answer(history, context)
+
+
+def _rejected_tools(ctx: ToolContext, exception_id: str) -> set[str]:
+    rows = ctx.store.rows(
+        "SELECT DISTINCT tool FROM approvals WHERE exception_id = ? AND status = 'rejected'",
+        [exception_id],
+    )
+    return {r["tool"] for r in rows}
+
+
+def _reason(case: dict[str, Any], rule: TriageRule) -> str:
+    return f"{case['kind']} ({case['severity']}) on {case['subject']}: {rule.why}"
+
+
+def _escalate(case: dict[str, Any], summary: str, rejected: set[str]) -> Proposal:
+    note = f"{summary}" + (f" (rejected: {', '.join(sorted(rejected))})" if rejected else "")
+    return Proposal("escalate", {
+        "subject": case["subject"], "summary": note, "to": "duty_manager",
+        "evidence": case.get("evidence", {}), "exception_id": case["exception_id"],
+        "severity": case.get("severity", "medium"),
+    }, note, case["exception_id"])  # fmt: skip
+
+
+def _build(name: str, params: dict[str, Any], case: dict[str, Any], rule: TriageRule,
+           ctx: ToolContext) -> list[Proposal]:  # fmt: skip
+    builder = _BUILDERS.get(name)
+    if builder is None:
+        raise ValueError(f"triage.yaml names an unknown action {name!r}")
+    return builder(params, case, _reason(case, rule), ctx)
+
+
+def _p(tool: str, case: dict[str, Any], reason: str, **args: Any) -> Proposal:
+    return Proposal(tool, {**args, "exception_id": case["exception_id"]}, reason, case["exception_id"])
+
+
+def _hold(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
+    if not case.get("shipment_id"):
+        return []
+    return [_p("hold_shipment", case, reason, shipment_id=case["shipment_id"], reason=reason)]
+
+
+def _units_of(case: dict[str, Any]) -> list[str]:
+    evidence = case.get("evidence", {})
+    for key in ("units", "unit_keys", "serials"):
+        if isinstance(evidence.get(key), list) and evidence[key]:
+            return [u if isinstance(u, str) else u.get("key", "") for u in evidence[key]]
+    return []
+
+
+def _quarantine(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
+    units = _units_of(case)
+    truncated = case.get("evidence", {}).get("count", len(units)) > len(units)
+    args: dict[str, Any] = {"reason": reason, "non_distributable": bool(params.get("non_distributable"))}
+    if units and not truncated and not params.get("non_distributable"):
+        args["unit_keys"] = units
+    elif case.get("shipment_id"):
+        args["shipment_id"] = case["shipment_id"]
+    else:
+        return []
+    return [_p("quarantine_units", case, reason, **args)]
+
+
+def _investigate(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
+    return [_p("open_investigation", case, reason, subject=case["subject"],
+               shipment_id=case.get("shipment_id"), kind=params.get("kind", "suspect"),
+               evidence=case.get("evidence", {}))]  # fmt: skip
+
+
+def _escalate_step(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
+    return [_p("escalate", case, reason, subject=case["subject"],
+               summary=f"{params.get('summary', 'Needs a person')}: {reason}",
+               to=params.get("to", "duty_manager"), evidence=case.get("evidence", {}),
+               severity=case.get("severity", "medium"))]  # fmt: skip
+
+
+def _message(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
+    from agent.brains.messaging import message_proposal
+
+    proposal = message_proposal(ctx, case, params["template"], reason)
+    return [proposal] if proposal else []
+
+
+def _cold_rescue(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
+    """Reroute or swap, whichever keeps the promised window; escalate when neither can."""
+    shipment_id = case.get("shipment_id")
+    if not shipment_id:
+        return _escalate_step({"summary": "Cold-chain risk without a shipment"}, case, reason, ctx)
+    options = []
+    for tool_name, key, target in (("find_cold_depots", "depots", "depot_id"),
+                                   ("find_compatible_assets", "assets", "asset_id")):  # fmt: skip
+        try:
+            found = call_tool(ctx, tool_name, {"shipment_id": shipment_id}).model_dump()
+        except ToolError:
+            continue
+        for option in found.get(key, [])[:1]:
+            options.append((tool_name, option, target))
+    if not options:
+        return _escalate_step({"summary": "No cold depot or compatible reefer can take it"}, case, reason, ctx)
+    options.sort(key=lambda o: (not o[1].get("keeps_promised_window", False), str(o[1].get("eta") or "")))
+    tool_name, option, target = options[0]
+    if tool_name == "find_cold_depots":
+        return [_p("reroute_shipment", case, reason, shipment_id=shipment_id,
+                   depot_id=option[target], reason=reason)]  # fmt: skip
+    return [_p("swap_asset", case, reason, shipment_id=shipment_id,
+               new_asset_id=option[target], reason=reason)]  # fmt: skip
+
+
+_BUILDERS = {
+    "hold_shipment": _hold,
+    "quarantine_units": _quarantine,
+    "open_investigation": _investigate,
+    "escalate": _escalate_step,
+    "send_customer_message": _message,
+    "cold_rescue": _cold_rescue,
+}
