@@ -76,9 +76,10 @@ class Runtime:
         if name == "rules":
             return self.rules
         if self._llm is None:
-            from agent.brains.llm import LLMBrain
+            from agent.brains.llm import CircuitBreaker, LLMBrain
 
-            self._llm = LLMBrain(self.settings, self.rules)
+            breaker = CircuitBreaker(self.settings.llm_breaker_threshold, self.settings.llm_breaker_cooldown_s)
+            self._llm = LLMBrain(self.settings, self.rules, breaker=breaker, backoff_s=self.settings.llm_backoff_s)
         return self._llm
 
 

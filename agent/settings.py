@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = Field(SecretStr("not-needed"), description="API key for the endpoint")
     llm_timeout_s: float = Field(30.0, description="timeout of one LLM request, seconds")
     llm_max_retries: int = Field(3, description="retries of 429/5xx/timeouts per LLM call")
+    llm_backoff_s: float = Field(0.5, description="base of the random exponential backoff, seconds")
+    llm_breaker_threshold: int = Field(3, description="failed turns in a row that open the circuit")
+    llm_breaker_cooldown_s: float = Field(60.0, description="seconds the circuit stays open")
     llm_max_steps: int = Field(8, description="tool-calling steps per turn at most")
     llm_max_tokens: int = Field(20_000, description="tokens per turn at most")
     verification_url: str | None = Field(

@@ -71,6 +71,7 @@ class ChatTurn:
     tool_call_id: str | None = None
     name: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    invalid_tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Brain(Protocol):

@@ -80,7 +80,8 @@ def _to_messages(system: str, history: list[ChatTurn]) -> list[BaseMessage]:
         if turn.role == "user":
             messages.append(HumanMessage(turn.content))
         elif turn.role == "assistant":
-            messages.append(AIMessage(turn.content, tool_calls=turn.tool_calls))
+            messages.append(AIMessage(turn.content, tool_calls=turn.tool_calls,
+                                      invalid_tool_calls=turn.invalid_tool_calls))  # fmt: skip
         elif turn.role == "tool":
             messages.append(ToolMessage(
                 untrusted(f"tool:{turn.name}", turn.content), tool_call_id=turn.tool_call_id or ""

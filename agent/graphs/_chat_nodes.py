@@ -29,7 +29,10 @@ class ChatNodes:
         self.rt, self.brain_name = runtime, brain
 
     def _ctx(self, state: ChatState) -> ToolContext:
-        return self.rt.context(state["actor"], state["role"], self.rt.brain(self.brain_name))  # type: ignore[arg-type]
+        ctx = self.rt.context(state["actor"], state["role"])  # type: ignore[arg-type]
+        provenance = state.get("provenance") or {}
+        ctx.model, ctx.prompt_version = provenance.get("model"), provenance.get("prompt_version")
+        return ctx
 
     def receive(self, state: ChatState) -> dict[str, Any]:
         """Start a turn: the person's message joins the history."""
@@ -43,15 +46,20 @@ class ChatNodes:
         decision = brain.chat(turns(state["history"]), self._ctx(state))
         calls = [{"name": p.tool, "args": p.args, "id": p.call_id or f"call_{i}"}
                  for i, p in enumerate(decision.proposals)]  # fmt: skip
-        assistant = ChatTurn("assistant", decision.reply, tool_calls=calls)
+        invalid = [{"name": b["name"], "args": b["args"], "id": b["id"], "error": b["error"], "type": "invalid_tool_call"}
+                   for b in decision.malformed]  # fmt: skip
+        assistant = ChatTurn("assistant", decision.reply, tool_calls=calls, invalid_tool_calls=invalid)
         update: dict[str, Any] = {
             "history": [vars(assistant)], "steps": state.get("steps", 0) + 1,
             "brain_used": decision.brain,
+            "provenance": {"model": decision.model, "prompt_version": decision.prompt_version},
             "pending": [dict(p.as_dict(), call_id=c["id"]) for p, c in zip(decision.proposals, calls, strict=True)],
             "events": state.get("events", []) + [{"type": "note", "content": n} for n in decision.notes],
         }  # fmt: skip
+        update["retry"] = False
         if decision.malformed:
-            update.update(self._malformed(state, decision.malformed))
+            malformed = self._malformed(state, decision.malformed)
+            update.update({**malformed, "history": update["history"] + malformed["history"]})
         elif not decision.proposals:
             update["reply"] = decision.reply
             update["events"].append({"type": "reply", "content": decision.reply, "brain": decision.brain})
@@ -62,7 +70,8 @@ class ChatNodes:
         errors = [ChatTurn("tool", f"error: arguments for {b['name']} did not parse ({b['error']}); "
                            "send valid JSON matching the tool's schema", tool_call_id=b["id"], name=b["name"])
                   for b in bad]  # fmt: skip
-        update: dict[str, Any] = {"malformed_strikes": strikes, "history": [vars(e) for e in errors]}
+        update: dict[str, Any] = {"malformed_strikes": strikes, "history": [vars(e) for e in errors],
+                                  "retry": strikes < 2}
         if strikes >= 2:
             update["pending"] = [Proposal("escalate", {
                 "subject": "chat", "summary": "The model sent malformed tool arguments twice",

@@ -10,7 +10,7 @@ from agent.approvals import queue
 from agent.brains.base import Brain, Decision, Proposal
 from agent.graphs.state import TriageState
 from agent.runtime import Runtime
-from record import audit, sensing
+from record import audit
 from record.audit import canonical_json
 from tools.base import ToolContext, call_tool
 from tools.errors import ToolError
@@ -31,6 +31,8 @@ class TriageNodes:
 
     def sense(self, state: TriageState) -> dict[str, Any]:
         """Sense the record, store new exceptions, and load every open one."""
+        from record import sensing
+
         now = self.rt.clock.now()
         sensing.record_exceptions(self.rt.store, sensing.sense(self.rt.store, now=now), now)
         rows = self.rt.store.rows(

@@ -19,8 +19,10 @@ def build_chat_graph(runtime: Runtime, brain: str = "rules") -> CompiledStateGra
     nodes = ChatNodes(runtime, brain)
     max_steps = runtime.settings.llm_max_steps
 
-    def after_think(state: ChatState) -> Literal["act", "__end__"]:
-        return "act" if state.get("pending") else END
+    def after_think(state: ChatState) -> Literal["act", "think", "__end__"]:
+        if state.get("pending"):
+            return "act"
+        return "think" if state.get("retry") else END
 
     def after_act(state: ChatState) -> Literal["think", "__end__"]:
         return "think" if state.get("steps", 0) < max_steps else END

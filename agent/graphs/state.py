@@ -49,7 +49,11 @@ class ChatState(ChatInput, total=False):
     """Proposals the brain made that have not run yet."""
     events: list[dict[str, Any]]
     """What happened this turn, for streaming: tool calls, results, approvals, the reply."""
+    provenance: dict[str, Any]
+    """Model and prompt version of the decision whose proposals are pending (for the audit)."""
     steps: int
     malformed_strikes: int
+    retry: bool
+    """Think again at once: the model's tool arguments did not parse (once)."""
     reply: str
     brain_used: str
