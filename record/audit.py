@@ -151,7 +151,8 @@ def entries(
     limit: int = 200,
 ) -> list[AuditEntry]:
     """Query entries, newest last."""
-    where, params = ["seq > ?"], [since_seq]
+    where: list[str] = ["seq > ?"]
+    params: list[Any] = [since_seq]
     for column, value in (("subject", subject), ("action", action), ("actor", actor)):
         if value is not None:
             where.append(f"{column} = ?")
