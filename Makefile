@@ -16,6 +16,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/proofline demo --db $(DB)
 
+serve: $(STAMP)
+	@test -f $(DB) || { $(BIN)/proofline seed --db $(DB) && $(BIN)/proofline sense --db $(DB) >/dev/null; }
+	@echo "Demo API keys, one per role (shown once; paste one into the console):"
+	@for role in ops_manager contact_center automation auditor; do \
+		$(BIN)/proofline keys create --db $(DB) --role $$role --name "make serve ($$role)" || exit 1; \
+	done
+	@echo "Console: http://127.0.0.1:8000/    API docs: http://127.0.0.1:8000/docs"
+	$(BIN)/proofline serve --db $(DB) --host 127.0.0.1 --port 8000
+
 test: $(STAMP)
 	$(BIN)/pytest
 

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from agent import cli_agent, cli_record
+from agent import cli_keys
 from agent.cli_tools import tool_app
 from agent.cli_demo import demo
 from agent._cli_common import console, fail
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 cli_record.register(app)
 cli_agent.register(app)
+cli_keys.register(app)
 app.add_typer(tool_app, name="tool")
 app.command()(demo)
 

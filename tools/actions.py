@@ -402,9 +402,9 @@ class InvestigationResult(BaseModel):
     shipment_status: str | None = Field(default=None, description="That shipment's status now.")
     units_marked_suspect: int = Field(description="Units now in status suspect.")
     units_not_in_stock: int = Field(description="Dispensed or decommissioned units, unchanged.")
-    fda3911_required: bool = Field(description="Whether Form 3911 must be filed now (illegitimate).")
+    fda3911_required: bool = Field(description="Whether Form 3911 must be filed (illegitimate).")
     fda3911_due_at: datetime | None = Field(
-        default=None, description="24 hours from detection: when FDA must be notified if illegitimate."
+        default=None, description="24 h from detection: FDA notice due if found illegitimate."
     )
     fda3911_draft: dict[str, Any] = Field(description="The Form 3911 draft, for a person to file.")
 

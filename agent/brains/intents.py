@@ -48,8 +48,8 @@ class Intent:
     plan: Callable[[list[Result]], Step]
 
 
-def _call(tool: str, reason: str, **args: Any) -> Proposal:
-    return Proposal(tool, {k: v for k, v in args.items() if v is not None}, reason)
+def _call(tool: str, why: str, **args: Any) -> Proposal:
+    return Proposal(tool, {k: v for k, v in args.items() if v is not None}, why)
 
 
 def _failed(result: Result) -> str | None:
