@@ -41,7 +41,16 @@ def run_triage(rt: Runtime, brain: str | None = None, *, run_id: str | None = No
             [run_id, brain, f"agent:{brain}", rt.clock.now()],
         ))  # fmt: skip
     config = _config(run_id)
-    result = graph.invoke({"run_id": run_id, "brain": brain}, config, durability="sync")  # type: ignore[arg-type]
+    try:
+        result = graph.invoke({"run_id": run_id, "brain": brain}, config, durability="sync")  # type: ignore[arg-type]
+    except Exception:
+        # A bug or a failing dependency: close the run so the next one starts afresh. (A killed
+        # process leaves it 'running', and the next call resumes it from its checkpoint.)
+        rt.store.write(lambda cur: cur.execute(
+            "UPDATE triage_runs SET status = 'failed', finished_at = ? WHERE run_id = ?",
+            [rt.clock.now(), run_id],
+        ))  # fmt: skip
+        raise
     return dict(result.get("summary", {}))
 
 

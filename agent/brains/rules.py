@@ -27,7 +27,7 @@ class RulesBrain:
 
     def rule_for(self, case: dict[str, Any]) -> TriageRule | None:
         """The first rule of the case's kind whose conditions hold on its evidence."""
-        facts = {**case.get("evidence", {}), "severity": case.get("severity")}
+        facts = _facts(case)
         for rule in self.rules:
             if rule.kind == case["kind"] and matches(rule.when, facts):
                 return rule
@@ -63,6 +63,17 @@ class RulesBrain:
         return answer(history, context)
 
 
+def _facts(case: dict[str, Any]) -> dict[str, Any]:
+    """Evidence as facts: top-level fields, and ``list.field`` value sets for lists of records."""
+    evidence = case.get("evidence", {})
+    facts: dict[str, Any] = {**evidence, "severity": case.get("severity")}
+    for name, value in evidence.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for key in {k for v in value for k in v}:
+                facts[f"{name}.{key}"] = {v.get(key) for v in value}
+    return facts
+
+
 def _rejected_tools(ctx: ToolContext, exception_id: str) -> set[str]:
     rows = ctx.store.rows(
         "SELECT DISTINCT tool FROM approvals WHERE exception_id = ? AND status = 'rejected'",
@@ -92,27 +103,34 @@ def _build(name: str, params: dict[str, Any], case: dict[str, Any], rule: Triage
     return builder(params, case, _reason(case, rule), ctx)
 
 
-def _p(tool: str, case: dict[str, Any], reason: str, **args: Any) -> Proposal:
-    return Proposal(tool, {**args, "exception_id": case["exception_id"]}, reason, case["exception_id"])
+def _p(tool: str, case: dict[str, Any], why: str, **args: Any) -> Proposal:
+    return Proposal(tool, {**args, "exception_id": case["exception_id"]}, why, case["exception_id"])
 
 
 def _hold(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
-    if not case.get("shipment_id"):
+    """Hold the shipment, unless it is already delivered (then quarantine and investigation act)."""
+    sid = case.get("shipment_id")
+    status = ctx.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid]) if sid else None
+    if status in (None, "delivered"):
         return []
     return [_p("hold_shipment", case, reason, shipment_id=case["shipment_id"], reason=reason)]
 
 
 def _units_of(case: dict[str, Any]) -> list[str]:
+    """Unit keys the evidence names (the subject itself for one-serial findings)."""
     evidence = case.get("evidence", {})
     for key in ("units", "unit_keys", "serials"):
         if isinstance(evidence.get(key), list) and evidence[key]:
-            return [u if isinstance(u, str) else u.get("key", "") for u in evidence[key]]
-    return []
+            keys = [u if isinstance(u, str) else u.get("unit") or u.get("key") for u in evidence[key]]
+            return [k for k in keys if k]
+    subject = str(case.get("subject", ""))
+    return [subject] if len(subject) > 15 and subject[:14].isdigit() and subject[14] == "." else []
 
 
 def _quarantine(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
     units = _units_of(case)
-    truncated = case.get("evidence", {}).get("count", len(units)) > len(units)
+    evidence = case.get("evidence", {})
+    truncated = max(evidence.get("count", 0), evidence.get("unit_count", 0)) > len(units)
     args: dict[str, Any] = {"reason": reason, "non_distributable": bool(params.get("non_distributable"))}
     if units and not truncated and not params.get("non_distributable"):
         args["unit_keys"] = units
@@ -143,29 +161,40 @@ def _message(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Pr
     return [proposal] if proposal else []
 
 
-def _cold_rescue(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
-    """Reroute or swap, whichever keeps the promised window; escalate when neither can."""
-    shipment_id = case.get("shipment_id")
-    if not shipment_id:
-        return _escalate_step({"summary": "Cold-chain risk without a shipment"}, case, reason, ctx)
-    options = []
-    for tool_name, key, target in (("find_cold_depots", "depots", "depot_id"),
-                                   ("find_compatible_assets", "assets", "asset_id")):  # fmt: skip
+def _cold_options(ctx: ToolContext, shipment_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Viable reroutes and swaps: the budget lasts until the product is safe again."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for finder, key in (("find_cold_depots", "depots"), ("find_compatible_assets", "assets")):
         try:
-            found = call_tool(ctx, tool_name, {"shipment_id": shipment_id}).model_dump()
+            result = call_tool(ctx, finder, {"shipment_id": shipment_id}).model_dump(mode="json")
         except ToolError:
             continue
-        for option in found.get(key, [])[:1]:
-            options.append((tool_name, option, target))
+        for option in result.get(key, []):
+            budget = option.get("budget_at_handoff_min", option.get("budget_at_depot_min"))
+            if option.get("budget_holds", True) and (budget is None or budget > 0):
+                found.append((finder, option))
+    return found
+
+
+def _cold_rescue(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
+    """Reroute or swap, whichever keeps the promised window (then the earlier delivery);
+    escalate when neither can save the load in time."""
+    shipment_id = case.get("shipment_id")
+    status = ctx.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [shipment_id])
+    if status == "delivered":
+        summary = "Excursion within budget on a delivered shipment: review the product's stability file"
+        return _escalate_step({"summary": summary, "to": "quality_assurance"}, case, reason, ctx)
+    options = _cold_options(ctx, shipment_id) if shipment_id else []
     if not options:
-        return _escalate_step({"summary": "No cold depot or compatible reefer can take it"}, case, reason, ctx)
-    options.sort(key=lambda o: (not o[1].get("keeps_promised_window", False), str(o[1].get("eta") or "")))
-    tool_name, option, target = options[0]
-    if tool_name == "find_cold_depots":
+        summary = "No cold depot or compatible reefer can take the load before its budget runs out"
+        return _escalate_step({"summary": summary}, case, reason, ctx)
+    options.sort(key=lambda o: (not o[1].get("keeps_window", False), str(o[1].get("delivery_eta"))))
+    finder, best = options[0]
+    if finder == "find_cold_depots":
         return [_p("reroute_shipment", case, reason, shipment_id=shipment_id,
-                   depot_id=option[target], reason=reason)]  # fmt: skip
+                   depot_id=best["depot_id"], reason=reason)]  # fmt: skip
     return [_p("swap_asset", case, reason, shipment_id=shipment_id,
-               new_asset_id=option[target], reason=reason)]  # fmt: skip
+               new_asset_id=best["asset_id"], reason=reason)]  # fmt: skip
 
 
 _BUILDERS = {

@@ -22,7 +22,7 @@ def matches(conditions: dict[str, Any] | None, facts: dict[str, Any]) -> bool:
     """Whether every condition holds on ``facts``.
 
     A condition is ``name: value`` (equality) or ``name: {op: value}`` with op among
-    ``gt, ge, lt, le, eq, ne, in, not_in``. A fact that is missing never satisfies a condition.
+    ``gt, ge, lt, le, eq, ne, in, not_in, has`` (``has``: a collection contains the value). A fact that is missing never satisfies a condition.
     """
     for name, expected in (conditions or {}).items():
         if name not in facts or facts[name] is None:
@@ -44,6 +44,7 @@ _OPS = {
     "ne": lambda a, b: a != b,
     "in": lambda a, b: a in b,
     "not_in": lambda a, b: a not in b,
+    "has": lambda a, b: b in a,
 }
 
 
