@@ -39,7 +39,7 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for graph state."""
-        return {"action": self.action, "reason": self.reason, **self.proposal.as_dict()}
+        return {**self.proposal.as_dict(), "action": self.action, "why": self.reason}
 
 
 class _Rollback(Exception):

@@ -14,7 +14,24 @@ from agent.graphs.triage import build_triage_graph
 from agent.runtime import Runtime
 from tools.base import Role
 
-__all__ = ["chat", "chat_stream", "pending_interrupt", "reschedule", "resume_chat", "run_triage"]
+__all__ = [
+    "chat", "chat_stream", "deliver_messages", "pending_interrupt", "reschedule", "resume_chat",
+    "run_triage", "triage_details",
+]  # fmt: skip
+
+
+def deliver_messages(rt: Runtime) -> dict[str, Any]:
+    """Hand queued customer messages to the messaging gateway (after their transactions commit)."""
+    from tools.messaging import deliver_pending
+
+    report = deliver_pending(rt.store, rt.gateways.messaging, clock=rt.clock)
+    return report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(vars(report))
+
+
+def triage_details(rt: Runtime, run_id: str) -> dict[str, Any]:
+    """A triage run's cases, plans, verdicts and outcomes, from its checkpoint."""
+    state = build_triage_graph(rt).get_state(_config(run_id))  # type: ignore[arg-type]
+    return dict(state.values)
 
 
 def _config(thread_id: str) -> dict[str, Any]:
@@ -31,6 +48,7 @@ def run_triage(rt: Runtime, brain: str | None = None, *, run_id: str | None = No
         config = _config(unfinished["run_id"])
         if graph.get_state(config).next:  # type: ignore[arg-type]
             graph.invoke(None, config, durability="sync")  # type: ignore[arg-type]
+            deliver_messages(rt)
             return dict(graph.get_state(config).values.get("summary", {}))  # type: ignore[arg-type]
         run_id, brain = unfinished["run_id"], unfinished["brain"]
     else:
@@ -51,6 +69,7 @@ def run_triage(rt: Runtime, brain: str | None = None, *, run_id: str | None = No
             [rt.clock.now(), run_id],
         ))  # fmt: skip
         raise
+    deliver_messages(rt)
     return dict(result.get("summary", {}))
 
 
@@ -89,6 +108,7 @@ def chat_stream(rt: Runtime, thread_id: str, message: str, *, actor: str, role: 
             yield event
         seen = len(events)
     outcome = _outcome(rt, graph, thread_id)
+    deliver_messages(rt)
     if outcome["approval"]:
         yield outcome["approval"]
     yield {"type": "done", **{k: outcome[k] for k in ("thread_id", "reply", "approval", "brain")}}
@@ -114,5 +134,6 @@ def reschedule(rt: Runtime, text: str, *, actor: str, role: Role) -> dict[str, A
     graph = build_reschedule_graph(rt)
     thread = f"reschedule-{uuid.uuid4().hex[:12]}"
     state = graph.invoke({"text": text, "actor": actor, "role": role}, _config(thread))  # type: ignore[arg-type]
+    deliver_messages(rt)
     keys = ("status", "message", "shipment_id", "window", "options", "result", "confirmation")
     return {k: state.get(k) for k in keys}

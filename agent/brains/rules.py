@@ -70,7 +70,8 @@ def _facts(case: dict[str, Any]) -> dict[str, Any]:
     for name, value in evidence.items():
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             for key in {k for v in value for k in v}:
-                facts[f"{name}.{key}"] = {v.get(key) for v in value}
+                facts[f"{name}.{key}"] = {v.get(key) for v in value
+                                          if isinstance(v.get(key), str | int | float | bool)}  # fmt: skip
     return facts
 
 
@@ -128,12 +129,23 @@ def _units_of(case: dict[str, Any]) -> list[str]:
 
 
 def _quarantine(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
+    """Quarantine the units the evidence names; units unknown to the record go by their case."""
     units = _units_of(case)
     evidence = case.get("evidence", {})
     truncated = max(evidence.get("count", 0), evidence.get("unit_count", 0)) > len(units)
     args: dict[str, Any] = {"reason": reason, "non_distributable": bool(params.get("non_distributable"))}
     if units and not truncated and not params.get("non_distributable"):
-        args["unit_keys"] = units
+        known = {r["k"] for r in ctx.store.rows(
+            "SELECT gtin || '.' || serial AS k FROM units WHERE list_contains(?, gtin || '.' || serial)",
+            [units])}  # fmt: skip
+        args["unit_keys"] = sorted(known)
+        missing = [u for u in units if u not in known]
+        if missing:
+            args["container_ids"] = sorted({r["container_id"] for r in ctx.store.rows(
+                "SELECT DISTINCT container_id FROM shipment_units WHERE container_id IS NOT NULL"
+                " AND list_contains(?, gtin || '.' || serial)", [missing])})  # fmt: skip
+        if not args["unit_keys"] and not args.get("container_ids"):
+            return []
     elif case.get("shipment_id"):
         args["shipment_id"] = case["shipment_id"]
     else:

@@ -87,12 +87,12 @@ class TriageNodes:
         for i, verdict in enumerate(state["verdicts"]):
             proposal = Proposal.from_dict(verdict)
             outcome = {"tool": proposal.tool, "exception_id": proposal.exception_id,
-                       "args": proposal.args, "reason": verdict["reason"]}  # fmt: skip
+                       "args": proposal.args, "reason": verdict["why"]}  # fmt: skip
             if verdict["action"] == "refuse":
                 outcomes.append({**outcome, "status": "refused"})
                 continue
             if verdict["action"] == "approve":
-                approval_id = queue(ctx, proposal, origin=state["run_id"], why=verdict["reason"])
+                approval_id = queue(ctx, proposal, origin=state["run_id"], why=verdict["why"])
                 outcomes.append({**outcome, "status": "queued", "approval_id": approval_id})
                 continue
             key = f"{state['run_id']}:{i}:{proposal.tool}"
