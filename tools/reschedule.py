@@ -260,7 +260,7 @@ def gather_constraints(cur: Cursor, shipment: Shipment, now: datetime) -> Window
     arrival = sit.start + timedelta(minutes=leg.minutes)
     return WindowConstraints(
         now=now,
-        earliest_arrival=max(arrival, shipment.eta or arrival),
+        earliest_arrival=max(arrival, _eta_floor(shipment) or arrival),
         opens_at=loc["opens_at"],
         closes_at=loc["closes_at"],
         open_days=frozenset(loc["open_days"]),
@@ -295,6 +295,15 @@ class InfeasibleRequest(ToolError):
         super().__init__(message, code="infeasible_window")
         self.options = options
         self.violations = violations
+
+
+def _eta_floor(shipment: Shipment) -> datetime | None:
+    """The record's ETA as a floor on arrival: a carrier's late ETA (outside the promised window)
+    is respected; an ETA inside the window is where a reschedule put it, not a physical limit."""
+    eta, start, end = shipment.eta, shipment.promised_start, shipment.promised_end
+    if eta is None or (start is not None and end is not None and start <= eta <= end):
+        return None
+    return eta
 
 
 def _parse_window(text: str) -> tuple[time, time]:

@@ -91,8 +91,7 @@ class _Nodes:
             except ToolError as exc:
                 return self._offer(ctx, state, str(exc))
             return {"status": "applied", "result": result.model_dump(mode="json")}
-        options = getattr(verdict, "facts", None)
-        return self._offer(ctx, state, verdict.reason if options is None else verdict.reason)
+        return self._offer(ctx, state, verdict.reason)
 
     def _offer(self, ctx: ToolContext, state: RescheduleState, why: str) -> dict[str, Any]:
         day = state["window"]["start"][:10]
@@ -103,8 +102,13 @@ class _Nodes:
             return {"status": "refused", "message": str(exc)}
         options = found.model_dump(mode="json")["options"]
         if not options:
-            return {"status": "refused", "message": f"{why} No feasible window was found in the next days; "
-                    "the request was escalated to an operations manager.", "options": []}  # fmt: skip
+            call_tool(ctx, "escalate", {
+                "subject": state["shipment_id"], "to": "customer_service", "severity": "medium",
+                "summary": f"Customer asked to reschedule and no feasible window exists: {why}",
+                "evidence": {"request": state["text"][:500], "window": state["window"]},
+            }, idempotency_key=_key(state, "escalate"), reason="no feasible reschedule window")  # fmt: skip
+            return {"status": "refused", "options": [], "message": f"{why} No feasible window was found "
+                    "in the next days; an operations manager will call the customer back."}  # fmt: skip
         listed = "; ".join(f"{o['start'][:16].replace('T', ' ')}–{o['end'][11:16]}" for o in options)
         return {"status": "options", "options": options,
                 "message": f"That window is not possible ({why}). Nearest options: {listed}."}  # fmt: skip

@@ -6,13 +6,22 @@ agent see the same shapes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_serializer
+
+from record.models import AuditEntry
+from tools.read import ExceptionList, ShipmentView, TemperatureHistory
 
 __all__ = [
     "ApprovalApproveCreate",
+    "AuditEntryPublic",
+    "ExceptionListPublic",
+    "PublicModel",
+    "ShipmentPublic",
+    "TemperaturesPublic",
+    "utc",
     "ApprovalPublic",
     "ApprovalRejectCreate",
     "AuditVerifyPublic",
@@ -43,6 +52,56 @@ __all__ = [
 MAX_BATCH = 10_000
 
 
+def utc(value: Any) -> Any:
+    """``value`` with every naive datetime in it (UTC by the record's convention) made aware."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, dict):
+        return {k: utc(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [utc(v) for v in value]
+    return value
+
+
+def utc_json(value: Any) -> Any:
+    """``value`` for JSON outside a model (event streams): datetimes as RFC 3339 ``…Z`` text."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: utc_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [utc_json(v) for v in value]
+    return value
+
+
+class PublicModel(BaseModel):
+    """Base of the response models: timestamps go out as RFC 3339 UTC (``2026-11-23T06:00:00Z``),
+    also inside free-form fields; the record keeps them naive, in UTC."""
+
+    @field_serializer("*", mode="wrap")
+    def _utc_out(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        return handler(utc(value))
+
+
+class ShipmentPublic(PublicModel, ShipmentView):
+    """A shipment as ``get_shipment`` shows it."""
+
+
+class TemperaturesPublic(PublicModel, TemperatureHistory):
+    """A temperature trace as ``temperature_history`` shows it."""
+
+
+class ExceptionListPublic(PublicModel, ExceptionList):
+    """Exceptions as ``list_exceptions`` shows them."""
+
+
+class AuditEntryPublic(PublicModel, AuditEntry):
+    """One audit entry."""
+
+
 class ErrorPublic(BaseModel):
     """Every 4xx/5xx answer: a code, a message a person can act on, and the fields at fault."""
 
@@ -69,7 +128,7 @@ class ChatResumeCreate(BaseModel):
     reason: str | None = Field(default=None, max_length=500, description="Why (for the audit).")
 
 
-class ChatThreadPublic(BaseModel):
+class ChatThreadPublic(PublicModel):
     """A chat thread's state."""
 
     thread_id: str
@@ -81,7 +140,7 @@ class ChatThreadPublic(BaseModel):
 # --- triage ----------------------------------------------------------------------------------
 
 
-class TriageSummaryPublic(BaseModel):
+class TriageSummaryPublic(PublicModel):
     """The shift lead's view of one triage run."""
 
     model_config = ConfigDict(extra="allow")
@@ -97,7 +156,7 @@ class TriageSummaryPublic(BaseModel):
     usage: dict[str, int] = Field(default_factory=dict, description="LLM calls and tokens.")
 
 
-class TriageRunPublic(BaseModel):
+class TriageRunPublic(PublicModel):
     """A triage run as recorded in ``triage_runs``."""
 
     run_id: str
@@ -120,7 +179,7 @@ class TriageRunDetailPublic(TriageRunPublic):
 # --- approvals and reschedule ----------------------------------------------------------------
 
 
-class ApprovalPublic(BaseModel):
+class ApprovalPublic(PublicModel):
     """A permissive action waiting for (or decided by) an operations manager."""
 
     approval_id: str
@@ -159,7 +218,7 @@ class RescheduleCreate(BaseModel):
     text: str = Field(min_length=1, max_length=2000, description="Free text from the customer.")
 
 
-class ReschedulePublic(BaseModel):
+class ReschedulePublic(PublicModel):
     """What happened to a reschedule request."""
 
     status: Literal["applied", "options", "clarify", "refused"]
@@ -189,7 +248,7 @@ class ReadingsCreate(BaseModel):
     readings: list[ReadingCreate] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-class ReadingsPublic(BaseModel):
+class ReadingsPublic(PublicModel):
     """What a readings batch did."""
 
     received: int
@@ -212,7 +271,7 @@ class ScansCreate(BaseModel):
     scans: list[ScanCreate] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-class ScanItemPublic(BaseModel):
+class ScanItemPublic(PublicModel):
     """The fate of one scan."""
 
     index: int
@@ -222,7 +281,7 @@ class ScanItemPublic(BaseModel):
     reason: str | None = Field(default=None, description="Why it was not stored.")
 
 
-class ScansPublic(BaseModel):
+class ScansPublic(PublicModel):
     """What a scans batch did, item by item."""
 
     received: int
@@ -232,7 +291,7 @@ class ScansPublic(BaseModel):
     items: list[ScanItemPublic]
 
 
-class EpcisImportPublic(BaseModel):
+class EpcisImportPublic(PublicModel):
     """What an EPCIS import did."""
 
     document_id: str
@@ -253,7 +312,7 @@ class EpcisImportPublic(BaseModel):
 # --- shipments, audit, health, KPIs ----------------------------------------------------------
 
 
-class ShipmentCustodyPublic(BaseModel):
+class ShipmentCustodyPublic(PublicModel):
     """Custody trail of a shipment's containers, merged and in time order."""
 
     shipment_id: str
@@ -262,7 +321,7 @@ class ShipmentCustodyPublic(BaseModel):
     epods: list[dict[str, Any]]
 
 
-class AuditVerifyPublic(BaseModel):
+class AuditVerifyPublic(PublicModel):
     """The audit chain's state."""
 
     ok: bool
@@ -273,13 +332,13 @@ class AuditVerifyPublic(BaseModel):
     description: str
 
 
-class HealthPublic(BaseModel):
+class HealthPublic(PublicModel):
     """Liveness."""
 
     status: Literal["ok"] = "ok"
 
 
-class ReadyPublic(BaseModel):
+class ReadyPublic(PublicModel):
     """Readiness: the database answers, every migration is applied, and the audit chain state."""
 
     ready: bool
@@ -289,7 +348,7 @@ class ReadyPublic(BaseModel):
     audit: AuditVerifyPublic | None = None
 
 
-class MePublic(BaseModel):
+class MePublic(PublicModel):
     """Who an API key is."""
 
     key_id: str
@@ -298,7 +357,7 @@ class MePublic(BaseModel):
     actor: str = Field(description="How the audit log records this caller: key:<key_id>.")
 
 
-class KpisPublic(BaseModel):
+class KpisPublic(PublicModel):
     """The console's KPI strip, computed in SQL over the record."""
 
     as_of: datetime

@@ -15,9 +15,8 @@ from starlette.background import BackgroundTask
 from agent.http.deps import Actor, StoreDep, require_roles
 from agent.http.errors import ERROR_RESPONSES
 from agent.http.idempotency import IdempotentRoute
-from agent.http.models import AuditVerifyPublic
+from agent.http.models import AuditEntryPublic, AuditVerifyPublic
 from record import audit
-from record.models import AuditEntry
 
 __all__ = ["router", "verify_public"]
 
@@ -40,9 +39,10 @@ def list_entries(
     action: Annotated[str | None, Query(max_length=100)] = None,
     since_seq: Annotated[int, Query(ge=0, description="Entries after this sequence")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> list[AuditEntry]:
+) -> list[AuditEntryPublic]:
     """Entries after ``since_seq``, oldest first."""
-    return audit.entries(store, subject=subject, action=action, since_seq=since_seq, limit=limit)
+    found = audit.entries(store, subject=subject, action=action, since_seq=since_seq, limit=limit)
+    return [AuditEntryPublic.model_validate(e, from_attributes=True) for e in found]
 
 
 @router.get("/verify")

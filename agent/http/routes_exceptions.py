@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -12,6 +12,7 @@ from agent.http import views
 from agent.http.deps import ContextDep, require_tool
 from agent.http.errors import ERROR_RESPONSES, STREAM_ERROR_RESPONSES
 from agent.http.idempotency import IdempotentRoute
+from agent.http.models import ExceptionListPublic
 from agent.http.streams import poll_changes
 from tools.read import ExceptionList, ListExceptionsArgs
 
@@ -27,9 +28,10 @@ Query_ = Annotated[ListExceptionsArgs, Query()]
 
 
 @router.get("")
-def list_exceptions(ctx: ContextDep, query: Query_) -> ExceptionList:
+def list_exceptions(ctx: ContextDep, query: Query_) -> ExceptionListPublic:
     """Sensed exceptions, most severe first, with their evidence (default: open ones)."""
-    return views.read_tool(ctx, "list_exceptions", query, ExceptionList)
+    found = views.read_tool(ctx, "list_exceptions", query, ExceptionList)
+    return ExceptionListPublic.model_validate(found, from_attributes=True)
 
 
 @router.get(
@@ -47,8 +49,8 @@ async def stream_board(
     and again whenever it changes (checked every second). The stream closes after
     ``max_seconds``; EventSource reconnects on its own."""
 
-    def read() -> ExceptionList:
-        return views.read_tool(ctx, "list_exceptions", query, ExceptionList)
+    def read() -> dict[str, Any]:
+        return views.read_tool(ctx, "list_exceptions", query, ExceptionList).model_dump()
 
     async for event in poll_changes(read, event="board", seconds=max_seconds):
         yield event

@@ -11,7 +11,12 @@ from agent.http import views
 from agent.http.deps import ContextDep
 from agent.http.errors import ERROR_RESPONSES
 from agent.http.idempotency import IdempotentRoute
-from agent.http.models import ErrorPublic, ShipmentCustodyPublic
+from agent.http.models import (
+    ErrorPublic,
+    ShipmentCustodyPublic,
+    ShipmentPublic,
+    TemperaturesPublic,
+)
 from tools.read import ShipmentView, TemperatureHistory
 
 __all__ = ["router"]
@@ -29,9 +34,10 @@ ShipmentId = Annotated[str, Path(min_length=1, max_length=64, description="e.g. 
 
 
 @router.get("/{shipment_id}")
-def get_shipment(shipment_id: ShipmentId, ctx: ContextDep) -> ShipmentView:
+def get_shipment(shipment_id: ShipmentId, ctx: ContextDep) -> ShipmentPublic:
     """Places, asset, route, contents, products, window, status, holds and exceptions."""
-    return views.read_tool(ctx, "get_shipment", {"shipment_id": shipment_id}, ShipmentView)
+    view = views.read_tool(ctx, "get_shipment", {"shipment_id": shipment_id}, ShipmentView)
+    return ShipmentPublic.model_validate(view, from_attributes=True)
 
 
 @router.get("/{shipment_id}/temperatures")
@@ -41,10 +47,11 @@ def get_temperatures(
     since: Annotated[datetime | None, Query(description="Only readings at or after (UTC)")] = None,
     until: Annotated[datetime | None, Query(description="Only readings at or before (UTC)")] = None,
     max_points: Annotated[int, Query(ge=10, le=5000)] = 500,
-) -> TemperatureHistory:
+) -> TemperaturesPublic:
     """The temperature trace against the product's allowed range, with the stability budget."""
     args = {"shipment_id": shipment_id, "since": since, "until": until, "max_points": max_points}
-    return views.read_tool(ctx, "temperature_history", args, TemperatureHistory)
+    trace = views.read_tool(ctx, "temperature_history", args, TemperatureHistory)
+    return TemperaturesPublic.model_validate(trace, from_attributes=True)
 
 
 @router.get("/{shipment_id}/custody")

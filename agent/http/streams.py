@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 import anyio
-from fastapi.encoders import jsonable_encoder
 from fastapi.sse import ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from agent.http.errors import unexpected_event
+from agent.http.models import utc_json
 
 __all__ = ["poll_changes", "sse_events"]
 
@@ -35,7 +35,8 @@ def sse_events(events: Iterable[dict[str, Any]], where: str) -> Iterator[ServerS
     try:
         for event in events:
             n += 1
-            yield ServerSentEvent(event=str(event.get("type", "message")), data=event, id=str(n))
+            name = str(event.get("type", "message"))
+            yield ServerSentEvent(event=name, data=utc_json(event), id=str(n))
     except Exception as exc:  # the stream has started: report, do not raise
         yield _error(exc, where)
 
@@ -49,11 +50,11 @@ async def poll_changes(
     deadline = anyio.current_time() + seconds
     while True:
         try:
-            value = jsonable_encoder(await run_in_threadpool(read))
+            value = utc_json(await run_in_threadpool(read))
         except Exception as exc:
             yield _error(exc, f"{event} stream")
             return
-        digest = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+        digest = hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
         if digest != last:
             n += 1
             yield ServerSentEvent(event=event, data=value, id=str(n), retry=RETRY_MS)

@@ -121,11 +121,19 @@ def test_no_options_once_the_stability_budget_is_spent(net: Store, make_ctx) -> 
     assert all("stability_budget" in r.codes for r in found.rejected)
 
 
-def test_a_later_eta_in_the_record_is_the_earliest_arrival(net: Store, make_ctx) -> None:
-    net.execute("UPDATE shipments SET eta = ? WHERE shipment_id = 'SHP-2'", [d(24, 9)])
+def test_a_late_eta_in_the_record_is_the_earliest_arrival(net: Store, make_ctx) -> None:
+    net.execute("UPDATE shipments SET eta = ? WHERE shipment_id = 'SHP-2'", [d(24, 11)])
     found = call_tool(make_ctx(net), "reschedule_options", {"shipment_id": "SHP-2"})
-    assert found.earliest_arrival == d(24, 9)
-    assert (found.options[0].start, found.options[0].end) == (d(24, 8), d(24, 10))
+    assert found.earliest_arrival == d(24, 11)  # the carrier says 11:00, after the window
+    assert (found.options[0].start, found.options[0].end) == (d(24, 10), d(24, 12))
+
+
+def test_an_eta_a_reschedule_put_inside_the_window_does_not_block_earlier_days(net, make_ctx):
+    ctx = make_ctx(net, "contact_center")
+    later = call_tool(ctx, "reschedule_delivery", _ask(d(26, 8), d(26, 10)))
+    assert later.eta == d(26, 8)  # the record's ETA now sits inside the new window
+    moved_back = call_tool(ctx, "reschedule_delivery", _ask(d(24, 10), d(24, 12)))
+    assert (moved_back.promised.start, moved_back.promised.end) == (d(24, 10), d(24, 12))
 
 
 def test_a_bad_preferred_window_is_refused(net: Store, make_ctx) -> None:
