@@ -21,7 +21,9 @@ err_console = Console(stderr=True)
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="DuckDB database file (default: $PROOFLINE_DB or ./proofline.duckdb)"),
+    typer.Option(
+        "--db", help="DuckDB database file (default: $PROOFLINE_DB or ./proofline.duckdb)"
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable JSON output")]
 

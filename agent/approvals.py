@@ -28,8 +28,9 @@ def _approval_id(proposal: Proposal, origin: str) -> str:
     return f"APR-{digest[:10]}"
 
 
-def queue(ctx: ToolContext, proposal: Proposal, *, origin: str, why: str,
-          thread_id: str | None = None) -> str:  # fmt: skip
+def queue(
+    ctx: ToolContext, proposal: Proposal, *, origin: str, why: str, thread_id: str | None = None
+) -> str:
     """Queue ``proposal`` for approval (idempotent for the same origin and call); return its id."""
     approval_id = _approval_id(proposal, origin)
 
@@ -40,18 +41,35 @@ def queue(ctx: ToolContext, proposal: Proposal, *, origin: str, why: str,
         cur.execute(
             "INSERT INTO approvals (approval_id, exception_id, tool, args, proposer, reason,"
             " status, created_at, thread_id) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-            [approval_id, proposal.exception_id, proposal.tool, canonical_json(proposal.args),
-             ctx.actor, f"{proposal.reason} — {why}", now, thread_id],
-        )  # fmt: skip
+            [
+                approval_id,
+                proposal.exception_id,
+                proposal.tool,
+                canonical_json(proposal.args),
+                ctx.actor,
+                f"{proposal.reason} — {why}",
+                now,
+                thread_id,
+            ],
+        )
         if proposal.exception_id:
             cur.execute(
                 "UPDATE exceptions SET status = 'pending_approval', updated_at = ?"
                 " WHERE exception_id = ? AND status <> 'resolved'",
                 [now, proposal.exception_id],
             )
-        audit.append(cur, actor=ctx.actor, role=ctx.role, ts=now, action="approval.requested",
-                     subject=approval_id, inputs=proposal.as_dict(), reason=why,
-                     model=ctx.model, prompt_version=ctx.prompt_version)  # fmt: skip
+        audit.append(
+            cur,
+            actor=ctx.actor,
+            role=ctx.role,
+            ts=now,
+            action="approval.requested",
+            subject=approval_id,
+            inputs=proposal.as_dict(),
+            reason=why,
+            model=ctx.model,
+            prompt_version=ctx.prompt_version,
+        )
 
     ctx.store.write(_write)
     return approval_id
@@ -61,7 +79,9 @@ def get(ctx: ToolContext, approval_id: str) -> dict[str, Any]:
     """One approval, or NotFoundError."""
     row = ctx.store.row("SELECT * FROM approvals WHERE approval_id = ?", [approval_id])
     if row is None:
-        raise NotFoundError(f"unknown approval {approval_id!r}; list them with `proofline approvals`")
+        raise NotFoundError(
+            f"unknown approval {approval_id!r}; list them with `proofline approvals`"
+        )
     row["args"] = json.loads(row["args"])
     row["result"] = json.loads(row["result"]) if row["result"] else None
     return row
@@ -74,10 +94,15 @@ def list_approvals(ctx: ToolContext, status: str | None = "pending") -> list[dic
     if status:
         sql += " WHERE status = ?"
         params.append(status)
-    return [get(ctx, r["approval_id"]) for r in ctx.store.rows(sql + " ORDER BY created_at, approval_id", params)]
+    return [
+        get(ctx, r["approval_id"])
+        for r in ctx.store.rows(sql + " ORDER BY created_at, approval_id", params)
+    ]
 
 
-def decide(ctx: ToolContext, approval_id: str, *, approve: bool, reason: str | None = None) -> dict[str, Any]:
+def decide(
+    ctx: ToolContext, approval_id: str, *, approve: bool, reason: str | None = None
+) -> dict[str, Any]:
     """Approve (run the call) or reject an approval as ``ctx.actor``; return the updated row.
 
     Raises:
@@ -87,7 +112,9 @@ def decide(ctx: ToolContext, approval_id: str, *, approve: bool, reason: str | N
     """
     row = get(ctx, approval_id)
     if ctx.role not in APPROVER_ROLES or ctx.actor.startswith("agent:"):
-        raise PermissionDenied(f"{ctx.actor} ({ctx.role}) may not decide approvals; an ops_manager must")
+        raise PermissionDenied(
+            f"{ctx.actor} ({ctx.role}) may not decide approvals; an ops_manager must"
+        )
     wanted = "approved" if approve else "rejected"
     if row["status"] == wanted:
         return row
@@ -96,14 +123,26 @@ def decide(ctx: ToolContext, approval_id: str, *, approve: bool, reason: str | N
     if not approve:
         return _reject(ctx, row, reason or "rejected")
     spec = get_tool(row["tool"])
-    result = call_tool(ctx, spec.name, row["args"], idempotency_key=f"approval:{approval_id}",
-                       reason=f"approved {approval_id}: {row['reason']}")  # fmt: skip
-    ctx.store.write(lambda cur: cur.execute(
-        "UPDATE approvals SET status = 'approved', decided_by = ?, decided_at = ?, result = ?,"
-        " decision_reason = ? WHERE approval_id = ?",
-        [ctx.actor, ctx.clock.now(), canonical_json(result.model_dump(mode="json")), reason,
-         approval_id],
-    ))  # fmt: skip
+    result = call_tool(
+        ctx,
+        spec.name,
+        row["args"],
+        idempotency_key=f"approval:{approval_id}",
+        reason=f"approved {approval_id}: {row['reason']}",
+    )
+    ctx.store.write(
+        lambda cur: cur.execute(
+            "UPDATE approvals SET status = 'approved', decided_by = ?, decided_at = ?, result = ?,"
+            " decision_reason = ? WHERE approval_id = ?",
+            [
+                ctx.actor,
+                ctx.clock.now(),
+                canonical_json(result.model_dump(mode="json")),
+                reason,
+                approval_id,
+            ],
+        )
+    )
     return get(ctx, approval_id)
 
 
@@ -121,9 +160,16 @@ def _reject(ctx: ToolContext, row: dict[str, Any], reason: str) -> dict[str, Any
                 " AND status = 'pending_approval'",
                 [now, row["exception_id"]],
             )
-        audit.append(cur, actor=ctx.actor, role=ctx.role, ts=now, action="approval.rejected",
-                     subject=row["approval_id"], inputs={"tool": row["tool"], "args": row["args"]},
-                     reason=reason)  # fmt: skip
+        audit.append(
+            cur,
+            actor=ctx.actor,
+            role=ctx.role,
+            ts=now,
+            action="approval.rejected",
+            subject=row["approval_id"],
+            inputs={"tool": row["tool"], "args": row["args"]},
+            reason=reason,
+        )
 
     ctx.store.write(_write)
     return get(ctx, row["approval_id"])

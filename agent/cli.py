@@ -6,11 +6,10 @@ import sys
 
 import typer
 
-from agent import cli_agent, cli_record
-from agent import cli_keys
-from agent.cli_tools import tool_app
-from agent.cli_demo import demo
+from agent import cli_agent, cli_keys, cli_record
 from agent._cli_common import console, fail
+from agent.cli_demo import demo
+from agent.cli_tools import tool_app
 from record.errors import InputError, NotFoundError, ProoflineError
 from tools.errors import ToolError
 

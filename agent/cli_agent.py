@@ -28,8 +28,10 @@ def runtime_for(db: DbOption, brain: str | None = None) -> Runtime:
             fail(f"--brain {brain}: use rules or llm")
         settings = settings.model_copy(update={"brain": brain})
     if settings.brain == "llm" and not settings.llm_base_url:
-        fail("--brain llm needs an endpoint: set PROOFLINE_LLM_BASE_URL (and PROOFLINE_LLM_MODEL, "
-             "PROOFLINE_LLM_API_KEY)")  # fmt: skip
+        fail(
+            "--brain llm needs an endpoint: set PROOFLINE_LLM_BASE_URL (and PROOFLINE_LLM_MODEL, "
+            "PROOFLINE_LLM_API_KEY)"
+        )
     return Runtime.from_settings(settings)
 
 
@@ -47,16 +49,20 @@ def register(app: typer.Typer) -> None:
 
 def show_triage(summary: dict, rt: Runtime) -> None:
     """The shift lead's view of a triage run."""
-    table = Table(title=f"Triage {summary.get('run_id')} ({summary.get('brain')} brain): "
-                        f"{summary.get('exceptions', 0)} exceptions")  # fmt: skip
+    table = Table(
+        title=f"Triage {summary.get('run_id')} ({summary.get('brain')} brain): "
+        f"{summary.get('exceptions', 0)} exceptions"
+    )
     for col in ("action", "outcome", "count"):
         table.add_column(col)
     for key, count in sorted(summary.get("actions", {}).items()):
         tool, status = key.rsplit(":", 1)
         table.add_row(tool, status, str(count))
     console.print(table)
-    console.print(f"done {summary.get('done', 0)}, waiting for approval {summary.get('queued', 0)}, "
-                  f"refused {summary.get('refused', 0)}")  # fmt: skip
+    console.print(
+        f"done {summary.get('done', 0)}, waiting for approval {summary.get('queued', 0)}, "
+        f"refused {summary.get('refused', 0)}"
+    )
 
 
 def triage(db: DbOption = None, brain: BrainOption = None, json_out: JsonOption = False) -> None:
@@ -70,7 +76,7 @@ def triage(db: DbOption = None, brain: BrainOption = None, json_out: JsonOption 
 
 
 def ask(
-    message: Annotated[str, typer.Argument(help="what to ask, e.g. \"what is at risk?\"")],
+    message: Annotated[str, typer.Argument(help='what to ask, e.g. "what is at risk?"')],
     db: DbOption = None,
     role: RoleOption = "ops_manager",
     thread: Annotated[str | None, typer.Option(help="conversation id to continue")] = None,
@@ -80,7 +86,9 @@ def ask(
     """Ask one question or give one command, as a person with ``--role``."""
     rt = runtime_for(db, brain)
     thread_id = thread or f"cli-{uuid.uuid4().hex[:8]}"
-    outcome = service.chat(rt, thread_id, message, actor=f"cli:{role}", role=_role(role), brain=brain)
+    outcome = service.chat(
+        rt, thread_id, message, actor=f"cli:{role}", role=_role(role), brain=brain
+    )
     if json_out:
         print_json(outcome)
         return
@@ -92,12 +100,16 @@ def _show_turn(outcome: dict) -> None:
         if event["type"] == "tool_call":
             console.print(f"[dim]→ {event['tool']} {event['args']}[/]")
         elif event["type"] in ("refused", "tool_error"):
-            console.print(f"[yellow]✗ {event['tool']}: {event.get('reason') or event.get('error')}[/]")
+            console.print(
+                f"[yellow]✗ {event['tool']}: {event.get('reason') or event.get('error')}[/]"
+            )
         elif event["type"] == "note":
             console.print(f"[dim]{event['content']}[/]")
     if outcome.get("approval"):
         a = outcome["approval"]
-        console.print(f"[bold yellow]Waiting for approval {a['approval_id']}[/]: {a['tool']} {a['args']} — {a['why']}")
+        console.print(
+            f"[bold yellow]Waiting for approval {a['approval_id']}[/]: {a['tool']} {a['args']} — {a['why']}"
+        )
         console.print(f"approve with: proofline approve {a['approval_id']}")
     if outcome.get("reply"):
         console.print(outcome["reply"], highlight=False)
@@ -107,7 +119,9 @@ def chat(db: DbOption = None, role: RoleOption = "ops_manager", brain: BrainOpti
     """Interactive chat (empty line or Ctrl-D to leave)."""
     rt = runtime_for(db, brain)
     thread_id = f"cli-{uuid.uuid4().hex[:8]}"
-    console.print(f"Proofline chat ({rt.settings.brain} brain, role {role}). Ask \"help\" for what I can do.")
+    console.print(
+        f'Proofline chat ({rt.settings.brain} brain, role {role}). Ask "help" for what I can do.'
+    )
     while True:
         try:
             message = console.input("[bold]you>[/] ").strip()
@@ -118,7 +132,9 @@ def chat(db: DbOption = None, role: RoleOption = "ops_manager", brain: BrainOpti
         pending = service.pending_interrupt(rt, thread_id, rt.settings.brain)
         if pending and message.lower() in ("yes", "approve", "y", "no", "reject", "n"):
             decision = "approve" if message.lower() in ("yes", "approve", "y") else "reject"
-            outcome = service.resume_chat(rt, thread_id, decision=decision, actor=f"cli:{role}", role=_role(role))
+            outcome = service.resume_chat(
+                rt, thread_id, decision=decision, actor=f"cli:{role}", role=_role(role)
+            )
         else:
             outcome = service.chat(rt, thread_id, message, actor=f"cli:{role}", role=_role(role))
         _show_turn(outcome)
@@ -136,15 +152,22 @@ def reschedule(
     if json_out:
         print_json(outcome)
         return
-    colour = {"applied": "green", "options": "yellow", "clarify": "cyan", "refused": "red"}[outcome["status"]]
+    colour = {"applied": "green", "options": "yellow", "clarify": "cyan", "refused": "red"}[
+        outcome["status"]
+    ]
     console.print(f"[{colour}]{outcome['status']}[/]: {outcome['message']}", highlight=False)
 
 
-def approvals(db: DbOption = None, status: Annotated[str, typer.Option(help="pending, approved, rejected or all")] = "pending",
-              json_out: JsonOption = False) -> None:  # fmt: skip
+def approvals(
+    db: DbOption = None,
+    status: Annotated[str, typer.Option(help="pending, approved, rejected or all")] = "pending",
+    json_out: JsonOption = False,
+) -> None:
     """List approvals."""
     rt = runtime_for(db)
-    rows = approvals_mod.list_approvals(rt.context("cli", "auditor"), None if status == "all" else status)
+    rows = approvals_mod.list_approvals(
+        rt.context("cli", "auditor"), None if status == "all" else status
+    )
     if json_out:
         print_json(rows)
         return
@@ -152,28 +175,52 @@ def approvals(db: DbOption = None, status: Annotated[str, typer.Option(help="pen
     for col in ("id", "tool", "shipment", "status", "reason"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["approval_id"], r["tool"], str(r["args"].get("shipment_id", "")), r["status"], r["reason"] or "")
+        table.add_row(
+            r["approval_id"],
+            r["tool"],
+            str(r["args"].get("shipment_id", "")),
+            r["status"],
+            r["reason"] or "",
+        )
     console.print(table)
 
 
-def approve(approval_id: str, db: DbOption = None, role: RoleOption = "ops_manager", json_out: JsonOption = False) -> None:
+def approve(
+    approval_id: str,
+    db: DbOption = None,
+    role: RoleOption = "ops_manager",
+    json_out: JsonOption = False,
+) -> None:
     """Approve a pending action: it runs now, once."""
     _decide(approval_id, db, role, True, None, json_out)
 
 
-def reject(approval_id: str, reason: Annotated[str, typer.Option("--reason", help="why")],
-           db: DbOption = None, role: RoleOption = "ops_manager", json_out: JsonOption = False) -> None:  # fmt: skip
+def reject(
+    approval_id: str,
+    reason: Annotated[str, typer.Option("--reason", help="why")],
+    db: DbOption = None,
+    role: RoleOption = "ops_manager",
+    json_out: JsonOption = False,
+) -> None:
     """Reject a pending action; the exception is reopened and the next triage escalates it."""
     _decide(approval_id, db, role, False, reason, json_out)
 
 
-def _decide(approval_id: str, db: DbOption, role: str, approve_it: bool, reason: str | None, json_out: bool) -> None:
+def _decide(
+    approval_id: str, db: DbOption, role: str, approve_it: bool, reason: str | None, json_out: bool
+) -> None:
     rt = runtime_for(db)
     ctx = rt.context(f"cli:{role}", _role(role))
     row = approvals_mod.get(ctx, approval_id)
     if row.get("thread_id") and service.pending_interrupt(rt, row["thread_id"]):
-        service.resume_chat(rt, row["thread_id"], decision="approve" if approve_it else "reject",
-                            actor=ctx.actor, role=ctx.role, reason=reason)  # fmt: skip
+        service.resume_chat(
+            rt,
+            row["thread_id"],
+            decision="approve" if approve_it else "reject",
+            actor=ctx.actor,
+            role=ctx.role,
+            reason=reason,
+        )
         row = approvals_mod.get(ctx, approval_id)
     else:
         row = approvals_mod.decide(ctx, approval_id, approve=approve_it, reason=reason)

@@ -8,8 +8,6 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from rich.table import Table
-
 from agent import service
 from agent._cli_common import DbOption, console
 from agent.cli_agent import runtime_for
@@ -27,27 +25,37 @@ def demo(db: DbOption = None) -> None:
     if not rt.store.scalar("SELECT count(*) FROM shipments"):
         console.print(f"[bold]Seeding the demo network into {rt.store.path}[/] (scale 1, seed 7)…")
         summary = synth.generate(rt.store, scale=1.0, seed=7)
-        console.print(f"  {summary.shipments} shipments, {summary.units:,} serialized units, "
-                      f"{summary.readings:,} temperature readings, {len(summary.injected)} exception kinds injected")  # fmt: skip
+        console.print(
+            f"  {summary.shipments} shipments, {summary.units:,} serialized units, "
+            f"{summary.readings:,} temperature readings, {len(summary.injected)} exception kinds injected"
+        )
         rt = runtime_for(db, "rules")  # the clock follows the seeded network
-    console.print(f"[bold]Triage[/] with the rules brain at {rt.clock.now():%Y-%m-%d %H:%M} UTC (network time)…")
-    summary = service.run_triage(rt, "rules")
-    details = service.triage_details(rt, summary["run_id"])
+    console.print(
+        f"[bold]Triage[/] with the rules brain at {rt.clock.now():%Y-%m-%d %H:%M} UTC (network time)…"
+    )
+    run = service.run_triage(rt, "rules")
+    details = service.triage_details(rt, run["run_id"])
     _exceptions(details)
     _approvals(rt)
     _messages(rt)
     status = audit.verify(rt.store)
     console.print(f"[{'green' if status.ok else 'bold red'}]{status.describe()}[/]")
-    console.print(f"{summary['exceptions']} exceptions: {summary['done']} actions taken, {summary['queued']} "
-                  f"waiting for approval, {summary['refused']} refused — in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    console.print(
+        f"{run['exceptions']} exceptions: {run['done']} actions taken, {run['queued']} "
+        f"waiting for approval, {run['refused']} refused — in {time.perf_counter() - started:.1f} s"
+    )
 
 
 def _exceptions(details: dict[str, Any]) -> None:
     """Per kind: why the policy acts, then each exception with its evidence and what was done."""
     outcomes: dict[str, list[str]] = defaultdict(list)
     for o in details.get("outcomes", []):
-        mark = {"done": "[green]✓[/]", "queued": "[yellow]⏸ approval[/]", "refused": "[red]✗[/]",
-                "failed": "[red]✗[/]"}[o["status"]]  # fmt: skip
+        mark = {
+            "done": "[green]✓[/]",
+            "queued": "[yellow]⏸ approval[/]",
+            "refused": "[red]✗[/]",
+            "failed": "[red]✗[/]",
+        }[o["status"]]
         outcomes[o["exception_id"]].append(f"{mark} {o['tool']}")
     why = {p["exception_id"]: p["why"].split(": ", 1)[-1] for p in details.get("plans", [])}
     by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -56,10 +64,14 @@ def _exceptions(details: dict[str, Any]) -> None:
     console.rule("Exceptions by kind, and what was done")
     for kind in sorted(by_kind):
         cases = sorted(by_kind[kind], key=lambda c: _ORDER[c["severity"]])
-        console.print(f"[bold]{kind}[/] ({len(cases)}) — [dim]{why.get(cases[0]['exception_id'], '')}[/]")
+        console.print(
+            f"[bold]{kind}[/] ({len(cases)}) — [dim]{why.get(cases[0]['exception_id'], '')}[/]"
+        )
         for case in cases:
             acted = ", ".join(outcomes.get(case["exception_id"], [])) or "nothing"
-            console.print(f"  {case['severity']:<8} {case.get('shipment_id') or case['subject']:<9} {acted}")
+            console.print(
+                f"  {case['severity']:<8} {case.get('shipment_id') or case['subject']:<9} {acted}"
+            )
             console.print(f"           [dim]{_brief(case['evidence'])}[/]", highlight=False)
 
 
@@ -75,8 +87,12 @@ def _brief(evidence: dict[str, Any], items: int = 4) -> str:
 
 
 def _approvals(rt: Any) -> None:
-    rows = rt.store.rows("SELECT approval_id, tool, args, reason FROM approvals WHERE status = 'pending' ORDER BY created_at")
-    console.rule(f"Waiting for approval ({len(rows)}): proofline approve ID | proofline reject ID --reason …")
+    rows = rt.store.rows(
+        "SELECT approval_id, tool, args, reason FROM approvals WHERE status = 'pending' ORDER BY created_at"
+    )
+    console.rule(
+        f"Waiting for approval ({len(rows)}): proofline approve ID | proofline reject ID --reason …"
+    )
     for r in rows:
         args = json.loads(r["args"])
         target = args.get("depot_id") or args.get("new_asset_id") or args.get("template") or ""
@@ -85,7 +101,11 @@ def _approvals(rt: Any) -> None:
 
 
 def _messages(rt: Any) -> None:
-    rows = rt.store.rows("SELECT shipment_id, channel, address, template, status FROM messages ORDER BY created_at")
+    rows = rt.store.rows(
+        "SELECT shipment_id, channel, address, template, status FROM messages ORDER BY created_at"
+    )
     console.rule(f"Customer messages ({len(rows)})")
     for r in rows:
-        console.print(f"  {r['shipment_id']:<9} {r['template']:<20} {r['channel']:<5} {r['status']:<6} to contact on file")
+        console.print(
+            f"  {r['shipment_id']:<9} {r['template']:<20} {r['channel']:<5} {r['status']:<6} to contact on file"
+        )

@@ -17,7 +17,9 @@ from record.models import ExceptionCase
 
 __all__ = ["register", "show_exceptions"]
 
-epcis_app = typer.Typer(help="Exchange EPCIS documents (import 2.0 JSON / 1.2 XML, export 2.0 JSON).")
+epcis_app = typer.Typer(
+    help="Exchange EPCIS documents (import 2.0 JSON / 1.2 XML, export 2.0 JSON)."
+)
 audit_app = typer.Typer(help="Verify and export the hash-chained audit log.")
 
 
@@ -51,9 +53,12 @@ def seed(
     with _progress(json_out) as progress:
         task = progress.add_task("seeding", total=1.0)
         summary = synth.generate(
-            store, scale=scale, seed=seed, inject=not no_inject,
+            store,
+            scale=scale,
+            seed=seed,
+            inject=not no_inject,
             progress=lambda step, done: progress.update(task, description=step, completed=done),
-        )  # fmt: skip
+        )
     counts = summary.as_dict() if hasattr(summary, "as_dict") else vars(summary)
     if json_out:
         print_json({"db": store.path, **counts})
@@ -68,9 +73,13 @@ def seed(
 
 def _progress(quiet: bool) -> Progress:
     return Progress(
-        TextColumn("{task.description:<24}"), BarColumn(), TimeElapsedColumn(),
-        console=console, disable=quiet or not sys.stdout.isatty(), transient=True,
-    )  # fmt: skip
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or not sys.stdout.isatty(),
+        transient=True,
+    )
 
 
 def sense(db: DbOption = None, json_out: JsonOption = False) -> None:

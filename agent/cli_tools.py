@@ -22,8 +22,16 @@ def tool_list(json_out: JsonOption = False) -> None:
     """Every tool with its kind, risk and the roles that may call it."""
     import tools  # noqa: F401
 
-    rows = [{"name": s.name, "kind": s.kind.value, "risk": s.risk.value, "roles": sorted(s.roles),
-             "description": s.description} for s in sorted(REGISTRY.values(), key=lambda s: s.name)]  # fmt: skip
+    rows = [
+        {
+            "name": s.name,
+            "kind": s.kind.value,
+            "risk": s.risk.value,
+            "roles": sorted(s.roles),
+            "description": s.description,
+        }
+        for s in sorted(REGISTRY.values(), key=lambda s: s.name)
+    ]
     if json_out:
         print_json(rows)
         return
@@ -31,7 +39,13 @@ def tool_list(json_out: JsonOption = False) -> None:
     for col in ("name", "kind", "risk", "roles", "description"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["name"], r["kind"], r["risk"], ", ".join(r["roles"]), r["description"])
+        table.add_row(
+            str(r["name"]),
+            str(r["kind"]),
+            str(r["risk"]),
+            ", ".join(r["roles"]),
+            str(r["description"]),
+        )
     console.print(table)
 
 
@@ -50,10 +64,12 @@ def tool_call(
     except json.JSONDecodeError as exc:
         fail(f"--args is not valid JSON: {exc.msg} at character {exc.pos}")
     if not isinstance(parsed, dict):
-        fail("--args must be a JSON object, e.g. '{\"shipment_id\": \"SHP-1042\"}'")
+        fail('--args must be a JSON object, e.g. \'{"shipment_id": "SHP-1042"}\'')
     rt = runtime_for(db)
     ctx = rt.context(f"cli:{role}", _role(role))
-    result = call_tool(ctx, name, parsed, idempotency_key=idempotency_key, reason="called from the CLI")
+    result = call_tool(
+        ctx, name, parsed, idempotency_key=idempotency_key, reason="called from the CLI"
+    )
     if json_out:
         print_json(result.model_dump(mode="json"))
     else:

@@ -58,9 +58,7 @@ class Guard:
         try:
             spec = get_tool(proposal.tool)
             if ctx.role not in spec.roles:
-                raise ToolError(
-                    f"role {ctx.role} may not call {spec.name}", code="forbidden"
-                )
+                raise ToolError(f"role {ctx.role} may not call {spec.name}", code="forbidden")
             args = spec.args_model.model_validate(proposal.args)
         except ToolError as exc:
             return self._refuse(ctx, proposal, str(exc))
@@ -93,10 +91,18 @@ class Guard:
 
     @staticmethod
     def _refuse(ctx: ToolContext, proposal: Proposal, reason: str) -> Verdict:
-        ctx.store.write(lambda cur: audit.append(
-            cur, actor=ctx.actor, role=ctx.role, ts=ctx.clock.now(), action="guard.refused",
-            subject=proposal.exception_id or proposal.args.get("shipment_id"),
-            inputs=proposal.as_dict(), reason=reason, model=ctx.model,
-            prompt_version=ctx.prompt_version,
-        ))  # fmt: skip
+        ctx.store.write(
+            lambda cur: audit.append(
+                cur,
+                actor=ctx.actor,
+                role=ctx.role,
+                ts=ctx.clock.now(),
+                action="guard.refused",
+                subject=proposal.exception_id or proposal.args.get("shipment_id"),
+                inputs=proposal.as_dict(),
+                reason=reason,
+                model=ctx.model,
+                prompt_version=ctx.prompt_version,
+            )
+        )
         return Verdict("refuse", reason, proposal)

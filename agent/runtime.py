@@ -58,17 +58,24 @@ class Runtime:
         """Open the store and build the gateways named by ``settings``."""
         store = store or settings.open_store()
         return cls(
-            settings=settings, store=store, clock=settings.clock(store),
-            gateways=_gateways(settings, store), checkpointer=checkpointer_for(store.path),
-        )  # fmt: skip
+            settings=settings,
+            store=store,
+            clock=settings.clock(store),
+            gateways=_gateways(settings, store),
+            checkpointer=checkpointer_for(store.path),
+        )
 
     def context(self, actor: str, role: Role, brain: Brain | None = None) -> ToolContext:
         """A tool context acting for ``actor``; model and prompt version come from the brain."""
         return ToolContext(
-            store=self.store, actor=actor, role=role, clock=self.clock, gateways=self.gateways,
+            store=self.store,
+            actor=actor,
+            role=role,
+            clock=self.clock,
+            gateways=self.gateways,
             model=getattr(getattr(brain, "settings", None), "llm_model", None) if brain else None,
             prompt_version=getattr(brain, "version", None),
-        )  # fmt: skip
+        )
 
     def brain(self, name: str | None = None) -> Brain:
         """The rules brain, or the LLM brain (created once; it keeps its circuit breaker)."""
@@ -78,15 +85,22 @@ class Runtime:
         if self._llm is None:
             from agent.brains.llm import CircuitBreaker, LLMBrain
 
-            breaker = CircuitBreaker(self.settings.llm_breaker_threshold, self.settings.llm_breaker_cooldown_s)
-            self._llm = LLMBrain(self.settings, self.rules, breaker=breaker, backoff_s=self.settings.llm_backoff_s)
+            breaker = CircuitBreaker(
+                self.settings.llm_breaker_threshold, self.settings.llm_breaker_cooldown_s
+            )
+            self._llm = LLMBrain(
+                self.settings, self.rules, breaker=breaker, backoff_s=self.settings.llm_backoff_s
+            )
         return self._llm
 
 
 def _gateways(settings: Settings, store: Store) -> Gateways:
     verification = (
-        HttpVerificationGateway(settings.verification_url, requester_gln=settings.requester_gln,
-                                timeout_s=settings.http_timeout_s)  # fmt: skip
+        HttpVerificationGateway(
+            settings.verification_url,
+            requester_gln=settings.requester_gln,
+            timeout_s=settings.http_timeout_s,
+        )
         if settings.verification_url
         else RecordVerificationResponder(store)
     )

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from agent.graphs.chat import build_chat_graph
@@ -15,9 +16,15 @@ from agent.runtime import Runtime
 from tools.base import Role
 
 __all__ = [
-    "chat", "chat_stream", "deliver_messages", "pending_interrupt", "reschedule", "resume_chat",
-    "run_triage", "triage_details",
-]  # fmt: skip
+    "chat",
+    "chat_stream",
+    "deliver_messages",
+    "pending_interrupt",
+    "reschedule",
+    "resume_chat",
+    "run_triage",
+    "triage_details",
+]
 
 
 def deliver_messages(rt: Runtime) -> dict[str, Any]:
@@ -30,15 +37,17 @@ def deliver_messages(rt: Runtime) -> dict[str, Any]:
 
 def triage_details(rt: Runtime, run_id: str) -> dict[str, Any]:
     """A triage run's cases, plans, verdicts and outcomes, from its checkpoint."""
-    state = build_triage_graph(rt).get_state(_config(run_id))  # type: ignore[arg-type]
+    state = build_triage_graph(rt).get_state(_config(run_id))
     return dict(state.values)
 
 
-def _config(thread_id: str) -> dict[str, Any]:
+def _config(thread_id: str) -> RunnableConfig:
     return {"configurable": {"thread_id": thread_id}, "recursion_limit": 60}
 
 
-def run_triage(rt: Runtime, brain: str | None = None, *, run_id: str | None = None) -> dict[str, Any]:
+def run_triage(
+    rt: Runtime, brain: str | None = None, *, run_id: str | None = None
+) -> dict[str, Any]:
     """Run triage to the end, resuming an unfinished run first (after a crash); return the summary."""
     graph = build_triage_graph(rt)
     unfinished = rt.store.row(
@@ -46,28 +55,32 @@ def run_triage(rt: Runtime, brain: str | None = None, *, run_id: str | None = No
     )
     if unfinished is not None:
         config = _config(unfinished["run_id"])
-        if graph.get_state(config).next:  # type: ignore[arg-type]
-            graph.invoke(None, config, durability="sync")  # type: ignore[arg-type]
+        if graph.get_state(config).next:
+            graph.invoke(None, config, durability="sync")
             deliver_messages(rt)
-            return dict(graph.get_state(config).values.get("summary", {}))  # type: ignore[arg-type]
+            return dict(graph.get_state(config).values.get("summary", {}))
         run_id, brain = unfinished["run_id"], unfinished["brain"]
     else:
         brain = brain or rt.settings.brain
         run_id = run_id or f"RUN-{uuid.uuid4().hex[:10]}"
-        rt.store.write(lambda cur: cur.execute(
-            "INSERT INTO triage_runs (run_id, brain, actor, started_at) VALUES (?, ?, ?, ?)",
-            [run_id, brain, f"agent:{brain}", rt.clock.now()],
-        ))  # fmt: skip
+        rt.store.write(
+            lambda cur: cur.execute(
+                "INSERT INTO triage_runs (run_id, brain, actor, started_at) VALUES (?, ?, ?, ?)",
+                [run_id, brain, f"agent:{brain}", rt.clock.now()],
+            )
+        )
     config = _config(run_id)
     try:
-        result = graph.invoke({"run_id": run_id, "brain": brain}, config, durability="sync")  # type: ignore[arg-type]
+        result = graph.invoke({"run_id": run_id, "brain": brain}, config, durability="sync")
     except Exception:
         # A bug or a failing dependency: close the run so the next one starts afresh. (A killed
         # process leaves it 'running', and the next call resumes it from its checkpoint.)
-        rt.store.write(lambda cur: cur.execute(
-            "UPDATE triage_runs SET status = 'failed', finished_at = ? WHERE run_id = ?",
-            [rt.clock.now(), run_id],
-        ))  # fmt: skip
+        rt.store.write(
+            lambda cur: cur.execute(
+                "UPDATE triage_runs SET status = 'failed', finished_at = ? WHERE run_id = ?",
+                [rt.clock.now(), run_id],
+            )
+        )
         raise
     deliver_messages(rt)
     return dict(result.get("summary", {}))
@@ -75,7 +88,7 @@ def run_triage(rt: Runtime, brain: str | None = None, *, run_id: str | None = No
 
 def pending_interrupt(rt: Runtime, thread_id: str, brain: str = "rules") -> dict[str, Any] | None:
     """The approval a chat thread is waiting for, if any."""
-    state = build_chat_graph(rt, brain).get_state(_config(thread_id))  # type: ignore[arg-type]
+    state = build_chat_graph(rt, brain).get_state(_config(thread_id))
     for task in state.tasks:
         for intr in task.interrupts:
             return dict(intr.value)
@@ -89,23 +102,40 @@ def _outcome(rt: Runtime, graph: Any, thread_id: str) -> dict[str, Any]:
         for intr in task.interrupts:
             waiting = dict(intr.value)
     values = state.values
-    return {"thread_id": thread_id, "reply": values.get("reply", "") if waiting is None else "",
-            "events": values.get("events", []), "approval": waiting,
-            "brain": values.get("brain_used")}  # fmt: skip
+    return {
+        "thread_id": thread_id,
+        "reply": values.get("reply", "") if waiting is None else "",
+        "events": values.get("events", []),
+        "approval": waiting,
+        "brain": values.get("brain_used"),
+    }
 
 
-def chat_stream(rt: Runtime, thread_id: str, message: str, *, actor: str, role: Role,
-                brain: str | None = None, resume: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:  # fmt: skip
+def chat_stream(
+    rt: Runtime,
+    thread_id: str,
+    message: str,
+    *,
+    actor: str,
+    role: Role,
+    brain: str | None = None,
+    resume: dict[str, Any] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Run one chat turn (or resume one), yielding events as the graph produces them."""
     graph = build_chat_graph(rt, brain or rt.settings.brain)
-    payload: Any = Command(resume=resume) if resume is not None else {"message": message, "actor": actor, "role": role}
+    payload: Any = (
+        Command(resume=resume)
+        if resume is not None
+        else {"message": message, "actor": actor, "role": role}
+    )
     seen = 0
-    for update in graph.stream(payload, _config(thread_id), stream_mode="values", durability="sync"):  # type: ignore[arg-type]
+    for update in graph.stream(
+        payload, _config(thread_id), stream_mode="values", durability="sync"
+    ):
         events = update.get("events", []) if isinstance(update, dict) else []
         if len(events) < seen:
             seen = 0
-        for event in events[seen:]:
-            yield event
+        yield from events[seen:]
         seen = len(events)
     outcome = _outcome(rt, graph, thread_id)
     deliver_messages(rt)
@@ -114,18 +144,29 @@ def chat_stream(rt: Runtime, thread_id: str, message: str, *, actor: str, role: 
     yield {"type": "done", **{k: outcome[k] for k in ("thread_id", "reply", "approval", "brain")}}
 
 
-def chat(rt: Runtime, thread_id: str, message: str, *, actor: str, role: Role,
-         brain: str | None = None) -> dict[str, Any]:  # fmt: skip
+def chat(
+    rt: Runtime, thread_id: str, message: str, *, actor: str, role: Role, brain: str | None = None
+) -> dict[str, Any]:
     """One chat turn to the end (or to an approval request)."""
     events = list(chat_stream(rt, thread_id, message, actor=actor, role=role, brain=brain))
     return {**events[-1], "events": events[:-1]}
 
 
-def resume_chat(rt: Runtime, thread_id: str, *, decision: str, actor: str, role: Role,
-                reason: str | None = None, brain: str | None = None) -> dict[str, Any]:  # fmt: skip
+def resume_chat(
+    rt: Runtime,
+    thread_id: str,
+    *,
+    decision: str,
+    actor: str,
+    role: Role,
+    reason: str | None = None,
+    brain: str | None = None,
+) -> dict[str, Any]:
     """Answer a chat thread's pending approval ('approve' or 'reject') and finish the turn."""
     resume = {"decision": decision, "actor": actor, "role": role, "reason": reason}
-    events = list(chat_stream(rt, thread_id, "", actor=actor, role=role, brain=brain, resume=resume))
+    events = list(
+        chat_stream(rt, thread_id, "", actor=actor, role=role, brain=brain, resume=resume)
+    )
     return {**events[-1], "events": events[:-1]}
 
 
@@ -133,7 +174,7 @@ def reschedule(rt: Runtime, text: str, *, actor: str, role: Role) -> dict[str, A
     """Handle one contact-center reschedule request; return its outcome."""
     graph = build_reschedule_graph(rt)
     thread = f"reschedule-{uuid.uuid4().hex[:12]}"
-    state = graph.invoke({"text": text, "actor": actor, "role": role}, _config(thread))  # type: ignore[arg-type]
+    state = graph.invoke({"text": text, "actor": actor, "role": role}, _config(thread))
     deliver_messages(rt)
     keys = ("status", "message", "shipment_id", "window", "options", "result", "confirmation")
     return {k: state.get(k) for k in keys}

@@ -26,7 +26,9 @@ class Settings(BaseSettings):
         None, description="freeze the clock (ISO time, UTC); default: the seeded network's time"
     )
     brain: Literal["rules", "llm"] = Field("rules", description="who decides: rules or llm")
-    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1")
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1"
+    )
     llm_model: str = Field("gpt-4o-mini", description="model name at the endpoint")
     llm_api_key: SecretStr = Field(SecretStr("not-needed"), description="API key for the endpoint")
     llm_timeout_s: float = Field(30.0, description="timeout of one LLM request, seconds")
@@ -39,8 +41,12 @@ class Settings(BaseSettings):
     verification_url: str | None = Field(
         None, description="GS1 Lightweight Messaging verification responder; default: the record"
     )
-    requester_gln: str = Field("0614141000005", description="our GLN, sent with verification requests")
-    messaging_webhook_url: str | None = Field(None, description="SMS/e-mail provider webhook; default: outbox only")
+    requester_gln: str = Field(
+        "0614141000005", description="our GLN, sent with verification requests"
+    )
+    messaging_webhook_url: str | None = Field(
+        None, description="SMS/e-mail provider webhook; default: outbox only"
+    )
     http_timeout_s: float = Field(5.0, description="timeout for gateway HTTP calls, seconds")
 
     def open_store(self, *, read_only: bool = False) -> Store:

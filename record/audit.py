@@ -25,9 +25,21 @@ __all__ = ["GENESIS", "ChainStatus", "append", "canonical_json", "entries", "exp
 
 GENESIS = "0" * 64
 _FIELDS = (
-    "seq", "ts", "actor", "role", "action", "subject", "inputs", "result", "reason",
-    "model", "prompt_version", "idempotency_key", "prev_hash", "hash",
-)  # fmt: skip
+    "seq",
+    "ts",
+    "actor",
+    "role",
+    "action",
+    "subject",
+    "inputs",
+    "result",
+    "reason",
+    "model",
+    "prompt_version",
+    "idempotency_key",
+    "prev_hash",
+    "hash",
+)
 
 
 def _default(value: Any) -> Any:
@@ -42,8 +54,9 @@ def _default(value: Any) -> Any:
 
 def canonical_json(value: Any) -> str:
     """Encode ``value`` canonically: sorted keys, compact separators, UTF-8 text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_default)  # fmt: skip
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    )
 
 
 def _digest(prev_hash: str, body: dict[str, Any]) -> str:
@@ -74,21 +87,26 @@ def append(
     last = cur.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     row: dict[str, Any] = {
-        "seq": seq, "ts": utc_naive(ts), "actor": actor, "role": role,
-        "action": action, "subject": subject,
+        "seq": seq,
+        "ts": utc_naive(ts),
+        "actor": actor,
+        "role": role,
+        "action": action,
+        "subject": subject,
         "inputs": None if inputs is None else canonical_json(inputs),
         "result": None if result is None else canonical_json(result),
-        "reason": reason, "model": model, "prompt_version": prompt_version,
-        "idempotency_key": idempotency_key, "prev_hash": prev,
-    }  # fmt: skip
+        "reason": reason,
+        "model": model,
+        "prompt_version": prompt_version,
+        "idempotency_key": idempotency_key,
+        "prev_hash": prev,
+    }
     row["hash"] = _digest(prev, _body(row))
     cur.execute(
         f"INSERT INTO audit_log ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})",
         [row[k] for k in _FIELDS],
     )
-    cur.execute(
-        "INSERT OR REPLACE INTO meta VALUES ('audit_head', ?)", [f"{seq}:{row['hash']}"]
-    )
+    cur.execute("INSERT OR REPLACE INTO meta VALUES ('audit_head', ?)", [f"{seq}:{row['hash']}"])
     return AuditEntry.from_row(row)
 
 
@@ -125,19 +143,30 @@ def verify(store: Store) -> ChainStatus:
         seq = row["seq"]
         if seq != expected_seq:
             what = "missing" if seq > expected_seq else "out of order"
-            return ChainStatus(False, count, prev, expected_seq,
-                               f"entry {expected_seq} is {what} (found {seq} next)")  # fmt: skip
+            return ChainStatus(
+                False,
+                count,
+                prev,
+                expected_seq,
+                f"entry {expected_seq} is {what} (found {seq} next)",
+            )
         if row["prev_hash"] != prev:
-            return ChainStatus(False, count, prev, seq,
-                               "previous-hash link does not match the entry before it")  # fmt: skip
+            return ChainStatus(
+                False, count, prev, seq, "previous-hash link does not match the entry before it"
+            )
         if _digest(prev, _body(row)) != row["hash"]:
             return ChainStatus(False, count, prev, seq, "content does not match its hash")
         prev, expected_seq, count = row["hash"], seq + 1, count + 1
     head = store.get_meta("audit_head")
     if head is not None and head != f"{count}:{prev}":
         head_seq = int(head.split(":", 1)[0])
-        return ChainStatus(False, count, prev, min(head_seq, count + 1),
-                           f"recorded head is entry {head_seq} but the log ends at {count}")  # fmt: skip
+        return ChainStatus(
+            False,
+            count,
+            prev,
+            min(head_seq, count + 1),
+            f"recorded head is entry {head_seq} but the log ends at {count}",
+        )
     return ChainStatus(True, count, prev)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -133,10 +133,8 @@ class Store:
             yield cur
             cur.execute("COMMIT")
         except BaseException as exc:
-            try:
+            with suppress(duckdb.Error):  # DuckDB may have aborted the transaction already
                 cur.execute("ROLLBACK")
-            except duckdb.Error:
-                pass  # DuckDB already aborted the transaction
             if isinstance(exc, _CONFLICTS):
                 raise ConflictError(f"write conflict, nothing was changed: {exc}") from exc
             raise
@@ -223,7 +221,5 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         """Set a metadata value in its own short transaction (or the caller's)."""
         self.write(
-            lambda cur: cur.execute(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value]
-            )
+            lambda cur: cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
         )

@@ -31,11 +31,15 @@ def load_shipment(ctx: ToolContext, shipment_id: str) -> Shipment:
     return Shipment.from_row(row)
 
 
-def mark_exception(cur: Cursor, exception_id: str | None, status: str, note: str, now: datetime) -> None:
+def mark_exception(
+    cur: Cursor, exception_id: str | None, status: str, note: str, now: datetime
+) -> None:
     """Move an exception to ``status`` with a resolution note (no-op when no id is given)."""
     if not exception_id:
         return
-    found = cur.execute("SELECT status FROM exceptions WHERE exception_id = ?", [exception_id]).fetchone()
+    found = cur.execute(
+        "SELECT status FROM exceptions WHERE exception_id = ?", [exception_id]
+    ).fetchone()
     if found is None:
         raise ToolError(f"unknown exception {exception_id!r}", code="unknown_exception")
     cur.execute(
@@ -65,7 +69,20 @@ def insert_custody_event(
         "INSERT INTO custody_events (event_id, event_type, action, biz_step, disposition,"
         " event_time, tz_offset, epcs, read_point, biz_location, source_id, destination_id,"
         " shipment_id, origin, raw) VALUES (?, ?, ?, ?, ?, ?, '+00:00', ?, ?, ?, ?, ?, ?, 'tool', ?)",
-        [event_id, event_type, action, biz_step, disposition, event_time, epcs, read_point,
-         read_point, source_id, destination_id, shipment_id, canonical_json(raw or {})],
-    )  # fmt: skip
+        [
+            event_id,
+            event_type,
+            action,
+            biz_step,
+            disposition,
+            event_time,
+            epcs,
+            read_point,
+            read_point,
+            source_id,
+            destination_id,
+            shipment_id,
+            canonical_json(raw or {}),
+        ],
+    )
     return event_id

@@ -168,27 +168,49 @@ def _validate(spec: ToolSpec, args: BaseModel | dict[str, Any]) -> BaseModel:
 
 def _audit(ctx: ToolContext, cur: Cursor, spec: ToolSpec, **entry: Any) -> int:
     written = audit.append(
-        cur, actor=ctx.actor, role=ctx.role, ts=ctx.clock.now(), model=ctx.model,
-        prompt_version=ctx.prompt_version, **entry,
-    )  # fmt: skip
+        cur,
+        actor=ctx.actor,
+        role=ctx.role,
+        ts=ctx.clock.now(),
+        model=ctx.model,
+        prompt_version=ctx.prompt_version,
+        **entry,
+    )
     return written.seq
 
 
 def _refuse(ctx: ToolContext, spec: ToolSpec, args: Any, error: ToolError, key: str | None) -> None:
     """Audit a refusal in its own short transaction (the refused change was rolled back)."""
     inputs = args.model_dump(mode="json") if isinstance(args, BaseModel) else args
-    ctx.store.write(lambda cur: _audit(
-        ctx, cur, spec, action=f"{spec.name}.refused", subject=_subject(inputs),
-        inputs=inputs, result={"code": error.code, "error": str(error)}, reason=str(error),
-        idempotency_key=key,
-    ))  # fmt: skip
+    ctx.store.write(
+        lambda cur: _audit(
+            ctx,
+            cur,
+            spec,
+            action=f"{spec.name}.refused",
+            subject=_subject(inputs),
+            inputs=inputs,
+            result={"code": error.code, "error": str(error)},
+            reason=str(error),
+            idempotency_key=key,
+        )
+    )
 
 
 def _subject(inputs: Any) -> str | None:
     if not isinstance(inputs, dict):
         return None
-    for name in ("shipment_id", "subject", "exception_id", "serial_key", "container_id",
-                 "asset_id", "gtin", "approval_id", "barcode"):  # fmt: skip
+    for name in (
+        "shipment_id",
+        "subject",
+        "exception_id",
+        "serial_key",
+        "container_id",
+        "asset_id",
+        "gtin",
+        "approval_id",
+        "barcode",
+    ):
         if inputs.get(name):
             return str(inputs[name])
     return None
@@ -225,7 +247,9 @@ def call_tool(
     if spec.kind is Kind.READ:
         return spec.fn(ctx, valid)
     try:
-        return ctx.store.write(lambda cur: _run_write(ctx, cur, spec, valid, idempotency_key, reason))
+        return ctx.store.write(
+            lambda cur: _run_write(ctx, cur, spec, valid, idempotency_key, reason)
+        )
     except ToolError as exc:
         _refuse(ctx, spec, valid, exc, idempotency_key)
         raise
@@ -254,11 +278,27 @@ def _run_write(
             return spec.result_model.model_validate_json(found[2])
     result = spec.fn(ctx, args)
     dumped = result.model_dump(mode="json")
-    seq = _audit(ctx, cur, spec, action=spec.name, subject=_subject(inputs), inputs=inputs,
-                 result=dumped, reason=reason, idempotency_key=key)  # fmt: skip
+    seq = _audit(
+        ctx,
+        cur,
+        spec,
+        action=spec.name,
+        subject=_subject(inputs),
+        inputs=inputs,
+        result=dumped,
+        reason=reason,
+        idempotency_key=key,
+    )
     cur.execute(
         "INSERT INTO tool_calls VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [key or f"auto-{uuid.uuid4()}", spec.name, args_hash, ctx.actor,
-         canonical_json(dumped), seq, ctx.clock.now()],
-    )  # fmt: skip
+        [
+            key or f"auto-{uuid.uuid4()}",
+            spec.name,
+            args_hash,
+            ctx.actor,
+            canonical_json(dumped),
+            seq,
+            ctx.clock.now(),
+        ],
+    )
     return result

@@ -1,18 +1,24 @@
 """Tool errors: business refusals a person (or a model) can act on.
 
-    ProoflineError
-    └── ToolError                 a refusal: the record is unchanged; the message says why and what to do
-        ├── UnknownTool           no tool by that name
-        ├── ToolArgumentError     arguments that do not validate (each field named)
-        ├── PermissionDenied      the caller's role may not use the tool
-        └── IdempotencyConflict   an idempotency key reused with other arguments
+ProoflineError
+└── ToolError                 a refusal: the record is unchanged; the message says why and what to do
+    ├── UnknownTool           no tool by that name
+    ├── ToolArgumentError     arguments that do not validate (each field named)
+    ├── PermissionDenied      the caller's role may not use the tool
+    └── IdempotencyConflict   an idempotency key reused with other arguments
 """
 
 from __future__ import annotations
 
 from record.errors import ProoflineError
 
-__all__ = ["IdempotencyConflict", "PermissionDenied", "ToolArgumentError", "ToolError", "UnknownTool"]
+__all__ = [
+    "IdempotencyConflict",
+    "PermissionDenied",
+    "ToolArgumentError",
+    "ToolError",
+    "UnknownTool",
+]
 
 
 class ToolError(ProoflineError):

@@ -20,14 +20,24 @@ class Proposal:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for graph state and audit."""
-        return {"tool": self.tool, "args": self.args, "reason": self.reason,
-                "exception_id": self.exception_id, "call_id": self.call_id}  # fmt: skip
+        return {
+            "tool": self.tool,
+            "args": self.args,
+            "reason": self.reason,
+            "exception_id": self.exception_id,
+            "call_id": self.call_id,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Proposal:
         """Inverse of :meth:`as_dict`."""
-        return cls(data["tool"], dict(data["args"]), data.get("reason", ""),
-                   data.get("exception_id"), data.get("call_id"))  # fmt: skip
+        return cls(
+            data["tool"],
+            dict(data["args"]),
+            data.get("reason", ""),
+            data.get("exception_id"),
+            data.get("call_id"),
+        )
 
 
 @dataclass
@@ -58,7 +68,9 @@ class Decision:
     prompt_version: str | None = None
     usage: Usage = field(default_factory=Usage)
     notes: list[str] = field(default_factory=list)
-    malformed: list[dict[str, Any]] = field(default_factory=list)  # tool calls whose args did not parse
+    malformed: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # tool calls whose args did not parse
     done: bool = True  # False: the brain wants to see tool results and think again
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agent.brains import replies
 from agent.brains.base import ChatTurn, Decision, Proposal
 from agent.brains.parsing import (
     WindowError,
@@ -22,18 +23,17 @@ from agent.brains.parsing import (
     find_shipments,
     parse_date_window,
 )
-from agent.brains import replies
 from tools.base import ToolContext
 
 __all__ = ["HELP", "Intent", "answer", "parse_intents"]
 
 HELP = (
-    "I can: list what is at risk (\"what is at risk?\"), give a shipment's status (\"status of SHP-1042\"), "
-    "say why it is held (\"why is SHP-1042 on hold?\"), show a custody trail (\"custody trail of <serial or SSCC>\"), "
-    "show temperatures (\"temperature of SHP-1042\"), hold a shipment, reroute it to a cold depot, "
-    "swap its reefer (\"swap the reefer on SHP-1042\" or \"… on route R7\"), reschedule it "
-    "(\"reschedule SHP-1042 to Friday 2-4pm\"), verify and release it, list approvals, and "
-    "approve or reject one (\"approve APR-…\", \"reject APR-… because …\")."
+    'I can: list what is at risk ("what is at risk?"), give a shipment\'s status ("status of SHP-1042"), '
+    'say why it is held ("why is SHP-1042 on hold?"), show a custody trail ("custody trail of <serial or SSCC>"), '
+    'show temperatures ("temperature of SHP-1042"), hold a shipment, reroute it to a cold depot, '
+    'swap its reefer ("swap the reefer on SHP-1042" or "… on route R7"), reschedule it '
+    '("reschedule SHP-1042 to Friday 2-4pm"), verify and release it, list approvals, and '
+    'approve or reject one ("approve APR-…", "reject APR-… because …").'
 )
 
 Step = Proposal | str  # a tool call to make next, or the final text of this intent
@@ -113,8 +113,16 @@ def _hold(shipment: str, reason: str) -> Intent:
     return Intent("hold", plan)
 
 
-def _two_step(name: str, finder: str, key: str, target: str, action: str, shipment: str,
-              render: Callable[[dict[str, Any]], str], chosen: str | None = None) -> Intent:  # fmt: skip
+def _two_step(
+    name: str,
+    finder: str,
+    key: str,
+    target: str,
+    action: str,
+    shipment: str,
+    render: Callable[[dict[str, Any]], str],
+    chosen: str | None = None,
+) -> Intent:
     """find candidates → act on the best (or the one named) → report."""
 
     def plan(results: list[Result]) -> Step:
@@ -122,29 +130,48 @@ def _two_step(name: str, finder: str, key: str, target: str, action: str, shipme
             return _call(finder, name, shipment_id=shipment)
         if chosen is None and (err := _failed(results[0])):
             return err
-        option = chosen or next(iter(results[0].get(key, [])), {}).get(target)  # type: ignore[union-attr]
+        first: dict[str, Any] = results[0] if isinstance(results[0], dict) else {}
+        best: dict[str, Any] = next(iter(first.get(key, [])), {})
+        option = chosen or best.get(target)
         if not option:
             return f"No candidate for {shipment}: nothing in the record can take it. I can escalate it."
-        done = results[0 if chosen else 1:]
+        done = results[0 if chosen else 1 :]
         if not done:
-            return _call(action, name, shipment_id=shipment, reason=f"{name} requested in chat",
-                         **{"depot_id" if action == "reroute_shipment" else "new_asset_id": option})  # fmt: skip
+            return _call(
+                action,
+                name,
+                shipment_id=shipment,
+                reason=f"{name} requested in chat",
+                **{"depot_id" if action == "reroute_shipment" else "new_asset_id": option},
+            )
         return _failed(done[0]) or render(done[0])  # type: ignore[arg-type]
 
     return Intent(name, plan)
 
 
 def _reschedule(shipment: str, text: str, ctx: ToolContext) -> Intent:
-    current = ctx.store.row("SELECT promised_start, promised_end FROM shipments WHERE shipment_id = ?", [shipment])
-    window = parse_date_window(text, ctx.clock.now(),
-                               current=(current["promised_start"], current["promised_end"])
-                               if current and current["promised_start"] else None)  # fmt: skip
+    current = ctx.store.row(
+        "SELECT promised_start, promised_end FROM shipments WHERE shipment_id = ?", [shipment]
+    )
+    window = parse_date_window(
+        text,
+        ctx.clock.now(),
+        current=(current["promised_start"], current["promised_end"])
+        if current and current["promised_start"]
+        else None,
+    )
 
     def plan(results: list[Result]) -> Step:
         if not results:
-            return _call("reschedule_delivery", "reschedule requested in chat", shipment_id=shipment,
-                         window_start=window.start.isoformat(), window_end=window.end.isoformat(),
-                         reason="requested in chat", requested_by=ctx.actor)  # fmt: skip
+            return _call(
+                "reschedule_delivery",
+                "reschedule requested in chat",
+                shipment_id=shipment,
+                window_start=window.start.isoformat(),
+                window_end=window.end.isoformat(),
+                reason="requested in chat",
+                requested_by=ctx.actor,
+            )
         return _failed(results[0]) or replies.rescheduled(results[0])  # type: ignore[arg-type]
 
     return Intent("reschedule", plan)
@@ -159,8 +186,12 @@ def _release(shipment: str) -> Intent:
         if not results[0].get("passed"):  # type: ignore[union-attr]
             return replies.gate_failed(shipment, results[0])  # type: ignore[arg-type]
         if len(results) == 1:
-            return _call("release_shipment", "release requested in chat", shipment_id=shipment,
-                         reason="released after a passing gate")  # fmt: skip
+            return _call(
+                "release_shipment",
+                "release requested in chat",
+                shipment_id=shipment,
+                reason="released after a passing gate",
+            )
         return _failed(results[1]) or f"{shipment} passed the release gate and is released."
 
     return Intent("release", plan)
@@ -168,14 +199,21 @@ def _release(shipment: str) -> Intent:
 
 # -- parsing -----------------------------------------------------------------------------------
 
-_CLAUSES = re.compile(r"(?:[.;!?\n]+\s*|\s+(?:and then|and also|also|then|y luego|además)\s+|,\s*and\s+|\s+and\s+(?=(?:what|why|status|show|hold|swap|reroute|release|reschedule|approve|reject|list)\b))", re.I)
+_VERBS = "what|why|status|show|hold|swap|reroute|release|reschedule|approve|reject|list"
+_CLAUSES = re.compile(
+    r"(?:[.;!?\n]+\s*"  # sentence ends
+    r"|\s+(?:and then|and also|also|then|y luego|además)\s+|,\s*and\s+"  # explicit joints
+    rf"|\s+and\s+(?=(?:{_VERBS})\b))",  # "… and why is …"
+    re.I,
+)
 
 
 def _shipment_for_route(ctx: ToolContext, route: str) -> str | None:
     row = ctx.store.row(
         "SELECT shipment_id FROM shipments WHERE route_id = ? AND status IN ('in_transit', 'released', 'planned')"
-        " ORDER BY shipment_id LIMIT 1", [route],
-    )  # fmt: skip
+        " ORDER BY shipment_id LIMIT 1",
+        [route],
+    )
     return row["shipment_id"] if row else None
 
 
@@ -190,29 +228,57 @@ def _one(clause: str, ctx: ToolContext) -> Intent | str | None:
     if re.search(r"\b(swap|replace|change)\b.*\b(reefer|asset|truck|trailer)\b", low):
         ship = ships[0] if ships else (_shipment_for_route(ctx, routes[0]) if routes else None)
         if not ship:
-            return "Which shipment or route? e.g. \"swap the reefer on SHP-1042\" or \"… on route R7\"."
-        return _two_step("swap", "find_compatible_assets", "assets", "asset_id", "swap_asset", ship, replies.swapped)
+            return 'Which shipment or route? e.g. "swap the reefer on SHP-1042" or "… on route R7".'
+        return _two_step(
+            "swap",
+            "find_compatible_assets",
+            "assets",
+            "asset_id",
+            "swap_asset",
+            ship,
+            replies.swapped,
+        )
     if re.search(r"\b(reroute|re-route|divert|redirect)\b", low):
         if not ships:
-            return "Which shipment should I reroute? e.g. \"reroute SHP-1042\"."
+            return 'Which shipment should I reroute? e.g. "reroute SHP-1042".'
         depot = re.search(r"\b(\d{13})\b", clause)
-        return _two_step("reroute", "find_cold_depots", "depots", "depot_id", "reroute_shipment", ships[0],
-                         replies.rerouted, depot.group(1) if depot else None)  # fmt: skip
+        return _two_step(
+            "reroute",
+            "find_cold_depots",
+            "depots",
+            "depot_id",
+            "reroute_shipment",
+            ships[0],
+            replies.rerouted,
+            depot.group(1) if depot else None,
+        )
     if re.search(r"\b(reschedul\w*|move|postpone|deliver|reprogram\w*|cambiar)\b", low) and ships:
         return _reschedule(ships[0], clause, ctx)
     if re.search(r"\brelease\b", low) and ships:
         return _release(ships[0])
-    if re.search(r"\b(put|place)?\s*(on )?hold\b|\bstop\b", low) and ships and not re.search(r"\bwhy\b", low):
+    if (
+        re.search(r"\b(put|place)?\s*(on )?hold\b|\bstop\b", low)
+        and ships
+        and not re.search(r"\bwhy\b", low)
+    ):
         reason = re.split(r"\bbecause\b|\bdue to\b|:", clause, maxsplit=1)
-        return _hold(ships[0], reason[1].strip() if len(reason) > 1 else "held by an operations manager")
+        return _hold(
+            ships[0], reason[1].strip() if len(reason) > 1 else "held by an operations manager"
+        )
     if re.search(r"\bwhy\b", low) and ships:
         return _why_held(ships[0])
     if re.search(r"custody|trail|chain|trace|where has|history of", low):
         ids = find_identifiers(clause) or ships
-        return _trail(ids[0]) if ids else "Which serial, SSCC or barcode? e.g. \"custody trail of 106141412345678908\"."
+        return (
+            _trail(ids[0])
+            if ids
+            else 'Which serial, SSCC or barcode? e.g. "custody trail of 106141412345678908".'
+        )
     if re.search(r"\btemp|temperature|cold|warm|reading", low) and ships:
         return _temperature(ships[0])
-    if re.search(r"at risk|risk|exceptions?|problems?|issues?|what.*(wrong|open)|alerts?|morning", low):
+    if re.search(
+        r"at risk|risk|exceptions?|problems?|issues?|what.*(wrong|open)|alerts?|morning", low
+    ):
         return _at_risk(clause, ctx)
     if ships:
         return _status(ships[0])
@@ -227,14 +293,15 @@ def _approval_intent(clause: str, ctx: ToolContext) -> Intent | str:
 
     ids = find_approval_ids(clause)
     if not ids:
-        return "Which approval? Give its id, e.g. \"approve APR-3f2a9c1e0b\"; \"approvals\" lists them."
+        return 'Which approval? Give its id, e.g. "approve APR-3f2a9c1e0b"; "approvals" lists them.'
     approve = not re.search(r"\b(reject|deny|decline)\b", clause, re.I)
     reason = re.split(r"\bbecause\b|\breason\b|:", clause, maxsplit=1)
 
     def plan(results: list[Result]) -> Step:
         try:
-            row = approvals.decide(ctx, ids[0], approve=approve,
-                                   reason=reason[1].strip() if len(reason) > 1 else None)  # fmt: skip
+            row = approvals.decide(
+                ctx, ids[0], approve=approve, reason=reason[1].strip() if len(reason) > 1 else None
+            )
         except ProoflineError as exc:
             return f"Could not {'approve' if approve else 'reject'} {ids[0]}: {exc}"
         return replies.decided(row)
@@ -258,7 +325,7 @@ def parse_intents(message: str, ctx: ToolContext) -> list[Intent | str]:
 def _split(history: list[ChatTurn]) -> tuple[str, list[Result]]:
     last_user = max(i for i, t in enumerate(history) if t.role == "user")
     results: list[Result] = []
-    for turn in history[last_user + 1:]:
+    for turn in history[last_user + 1 :]:
         if turn.role == "tool":
             try:
                 results.append(json.loads(turn.content))
@@ -272,7 +339,7 @@ def answer(history: list[ChatTurn], ctx: ToolContext) -> Decision:
     message, results = _split(history)
     intents = parse_intents(message, ctx)
     if not intents:
-        return Decision(reply=f"I did not understand \"{message.strip()[:120]}\". {HELP}")
+        return Decision(reply=f'I did not understand "{message.strip()[:120]}". {HELP}')
     texts, pending = [], list(results)
     for intent in intents:
         if isinstance(intent, str):

@@ -25,8 +25,12 @@ from tools.base import ToolContext, tools_for_role
 
 __all__ = ["CircuitBreaker", "LLMBrain", "LLMUnavailable", "openai_tool_schemas"]
 
-_RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-              openai.APIConnectionError)  # fmt: skip
+_RETRYABLE = (
+    openai.RateLimitError,
+    openai.InternalServerError,
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+)
 
 
 class LLMUnavailable(Exception):
@@ -67,11 +71,16 @@ class CircuitBreaker:
 def openai_tool_schemas(role: str) -> list[dict[str, Any]]:
     """The tools ``role`` may call, as OpenAI function schemas built from the args models."""
     return [
-        {"type": "function", "function": {
-            "name": spec.name, "description": spec.description, "parameters": spec.json_schema(),
-        }}
+        {
+            "type": "function",
+            "function": {
+                "name": spec.name,
+                "description": spec.description,
+                "parameters": spec.json_schema(),
+            },
+        }
         for spec in tools_for_role(role)
-    ]  # fmt: skip
+    ]
 
 
 def _to_messages(system: str, history: list[ChatTurn]) -> list[BaseMessage]:
@@ -80,12 +89,20 @@ def _to_messages(system: str, history: list[ChatTurn]) -> list[BaseMessage]:
         if turn.role == "user":
             messages.append(HumanMessage(turn.content))
         elif turn.role == "assistant":
-            messages.append(AIMessage(turn.content, tool_calls=turn.tool_calls,
-                                      invalid_tool_calls=turn.invalid_tool_calls))  # fmt: skip
+            messages.append(
+                AIMessage(
+                    turn.content,
+                    tool_calls=turn.tool_calls,
+                    invalid_tool_calls=turn.invalid_tool_calls,
+                )
+            )
         elif turn.role == "tool":
-            messages.append(ToolMessage(
-                untrusted(f"tool:{turn.name}", turn.content), tool_call_id=turn.tool_call_id or ""
-            ))  # fmt: skip
+            messages.append(
+                ToolMessage(
+                    untrusted(f"tool:{turn.name}", turn.content),
+                    tool_call_id=turn.tool_call_id or "",
+                )
+            )
     return messages
 
 
@@ -94,8 +111,14 @@ class LLMBrain:
 
     name = "llm"
 
-    def __init__(self, settings: Settings, fallback: Brain, *, breaker: CircuitBreaker | None = None,
-                 backoff_s: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings,
+        fallback: Brain,
+        *,
+        breaker: CircuitBreaker | None = None,
+        backoff_s: float = 0.5,
+    ) -> None:
         if not settings.llm_base_url:
             raise ValueError(
                 "no LLM endpoint configured: set PROOFLINE_LLM_BASE_URL (and PROOFLINE_LLM_MODEL, "
@@ -105,9 +128,12 @@ class LLMBrain:
         self.breaker = breaker or CircuitBreaker()
         self.backoff_s = backoff_s
         self.model = ChatOpenAI(
-            model=settings.llm_model, base_url=settings.llm_base_url,
-            api_key=settings.llm_api_key, timeout=settings.llm_timeout_s, max_retries=0,
-        )  # fmt: skip
+            model=settings.llm_model,
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key,
+            timeout=settings.llm_timeout_s,
+            max_retries=0,
+        )
 
     # -- calling the model -----------------------------------------------------------------
 
@@ -116,7 +142,9 @@ class LLMBrain:
         retrying = Retrying(
             retry=retry_if_exception_type(_RETRYABLE),
             stop=stop_after_attempt(self.settings.llm_max_retries + 1),
-            wait=wait_random_exponential(multiplier=self.backoff_s, max=max(self.backoff_s * 16, 0.01)),
+            wait=wait_random_exponential(
+                multiplier=self.backoff_s, max=max(self.backoff_s * 16, 0.01)
+            ),
             reraise=True,
         )
         try:
@@ -134,37 +162,53 @@ class LLMBrain:
     ) -> tuple[Decision, AIMessage]:
         prompt = load_prompt(prompt_name)
         reply = self._invoke(_to_messages(prompt.text, history), openai_tool_schemas(role))
-        usage = reply.usage_metadata or {}
+        usage: dict[str, Any] = dict(reply.usage_metadata or {})
         decision = Decision(
-            proposals=[Proposal(c["name"], dict(c["args"]), "proposed by the model", call_id=c.get("id"))
-                       for c in reply.tool_calls],  # fmt: skip
+            proposals=[
+                Proposal(c["name"], dict(c["args"]), "proposed by the model", call_id=c.get("id"))
+                for c in reply.tool_calls
+            ],
             reply=reply.text if isinstance(reply.content, str | list) else "",
-            brain=self.name, model=self.settings.llm_model, prompt_version=prompt.version,
+            brain=self.name,
+            model=self.settings.llm_model,
+            prompt_version=prompt.version,
             usage=Usage(1, usage.get("input_tokens", 0), usage.get("output_tokens", 0)),
             done=not reply.tool_calls and not reply.invalid_tool_calls,
-        )  # fmt: skip
+        )
         decision.malformed = [
-            {"id": bad.get("id"), "name": bad.get("name"), "args": bad.get("args"),
-             "error": bad.get("error") or "arguments are not valid JSON"}
+            {
+                "id": bad.get("id"),
+                "name": bad.get("name"),
+                "args": bad.get("args"),
+                "error": bad.get("error") or "arguments are not valid JSON",
+            }
             for bad in reply.invalid_tool_calls
-        ]  # fmt: skip
+        ]
         return decision, reply
 
     # -- Brain protocol ---------------------------------------------------------------------
 
     def chat(self, history: list[ChatTurn], context: ToolContext) -> Decision:
         """One step of the tool-calling loop; the rules brain answers when the model cannot."""
-        return self._guarded("system", history, context, lambda: self.fallback.chat(history, context))
+        return self._guarded(
+            "system", history, context, lambda: self.fallback.chat(history, context)
+        )
 
     def decide_case(self, case: dict[str, Any], context: ToolContext) -> Decision:
         """Ask the model about one exception (the hybrid triage only does this when unsure)."""
         turn = ChatTurn("user", untrusted("exception", json.dumps(case, default=str)))
-        return self._guarded("triage", [turn], context, lambda: self.fallback.decide_case(case, context))
+        return self._guarded(
+            "triage", [turn], context, lambda: self.fallback.decide_case(case, context)
+        )
 
-    def _guarded(self, prompt: str, history: list[ChatTurn], context: ToolContext, fallback: Any) -> Decision:
+    def _guarded(
+        self, prompt: str, history: list[ChatTurn], context: ToolContext, fallback: Any
+    ) -> Decision:
         if self.breaker.open:
             decision = fallback()
-            decision.notes.append("the language model is unavailable (circuit open); the rules brain answered")
+            decision.notes.append(
+                "the language model is unavailable (circuit open); the rules brain answered"
+            )
             return decision
         try:
             decision, reply = self._ask(prompt, history, context.role)

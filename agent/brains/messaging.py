@@ -31,10 +31,14 @@ def consenting_contact(ctx: ToolContext, shipment_id: str) -> str | None:
     return row["contact_id"] if row else None
 
 
-def options_field(ctx: ToolContext, shipment_id: str, count: int = 3) -> tuple[str | None, list[dict[str, Any]]]:
+def options_field(
+    ctx: ToolContext, shipment_id: str, count: int = 3
+) -> tuple[str | None, list[dict[str, Any]]]:
     """Feasible windows as the template's ``start/end;start/end`` field, and the raw options."""
     try:
-        found = call_tool(ctx, "reschedule_options", {"shipment_id": shipment_id, "max_results": count})
+        found = call_tool(
+            ctx, "reschedule_options", {"shipment_id": shipment_id, "max_results": count}
+        )
     except ToolError:
         return None, []
     options = found.model_dump(mode="json")["options"][:count]
@@ -42,7 +46,9 @@ def options_field(ctx: ToolContext, shipment_id: str, count: int = 3) -> tuple[s
     return (text or None), options
 
 
-def message_proposal(ctx: ToolContext, case: dict[str, Any], template: str, reason: str) -> Proposal | None:
+def message_proposal(
+    ctx: ToolContext, case: dict[str, Any], template: str, reason: str
+) -> Proposal | None:
     """A send_customer_message proposal for ``case``, or None when nobody may be written to."""
     shipment_id = case.get("shipment_id")
     contact = consenting_contact(ctx, shipment_id) if shipment_id else None
@@ -55,13 +61,24 @@ def message_proposal(ctx: ToolContext, case: dict[str, Any], template: str, reas
         _, options = options_field(ctx, shipment_id, 1)  # type: ignore[arg-type]
         if not options:
             return None
-        fields = {"reason": _REASONS.get(case["kind"], "other"), "replacement_eta": options[0]["start"]}
+        fields = {
+            "reason": _REASONS.get(case["kind"], "other"),
+            "replacement_eta": options[0]["start"],
+        }
     elif template == "reschedule_options":
         text, _ = options_field(ctx, shipment_id)  # type: ignore[arg-type]
         if text is None:
             return None
         fields["options"] = text
-    return Proposal("send_customer_message", {
-        "template": template, "contact_id": contact, "shipment_id": shipment_id, "fields": fields,
-        "exception_id": case["exception_id"],
-    }, reason, case["exception_id"])  # fmt: skip
+    return Proposal(
+        "send_customer_message",
+        {
+            "template": template,
+            "contact_id": contact,
+            "shipment_id": shipment_id,
+            "fields": fields,
+            "exception_id": case["exception_id"],
+        },
+        reason,
+        case["exception_id"],
+    )

@@ -20,12 +20,16 @@ __all__ = [
 ]
 
 _SHIPMENT = re.compile(r"\b(?:SHP|shp|Shp)[\s\-_#]?(\d{3,6})\b")
-_SHIPMENT_BARE = re.compile(r"(?:shipment|envío|envio|pedido|order)\s*(?:no\.?|number|#|n[uú]mero)?\s*(\d{4})\b", re.I)
+_SHIPMENT_BARE = re.compile(
+    r"(?:shipment|envío|envio|pedido|order)\s*(?:no\.?|number|#|n[uú]mero)?\s*(\d{4})\b", re.I
+)
 _APPROVAL = re.compile(r"\bAPR-[0-9a-f]{6,12}\b", re.I)
 _ROUTE = re.compile(r"\broute\s+(R\d+)\b|\b(R\d{1,4})\b", re.I)
 _SSCC = re.compile(r"\b\d{18}\b")
 _UNIT_KEY = re.compile(r"\b\d{14}\.[!-~]{1,20}")
-_BARCODE = re.compile(r"(\(01\)\d{14}(?:\(\d{2,4}\)[^\s(]+)*|https?://\S+/01/\d{14}\S*|urn:epc:id:\S+|\]d2\S+|01\d{14}\S*)")
+_BARCODE = re.compile(
+    r"(\(01\)\d{14}(?:\(\d{2,4}\)[^\s(]+)*|https?://\S+/01/\d{14}\S*|urn:epc:id:\S+|\]d2\S+|01\d{14}\S*)"
+)
 
 
 def find_shipments(text: str) -> list[str]:
@@ -68,13 +72,21 @@ class DateWindow:
 
 
 _PARTS = {
-    "morning": (8, 12), "mañana por la mañana": (8, 12), "por la mañana": (8, 12),
-    "afternoon": (12, 17), "por la tarde": (12, 17), "tarde": (12, 17),
-    "evening": (17, 20), "por la noche": (17, 20), "noon": (11, 13), "mediodía": (11, 13),
-}  # fmt: skip
+    "morning": (8, 12),
+    "mañana por la mañana": (8, 12),
+    "por la mañana": (8, 12),
+    "afternoon": (12, 17),
+    "por la tarde": (12, 17),
+    "tarde": (12, 17),
+    "evening": (17, 20),
+    "por la noche": (17, 20),
+    "noon": (11, 13),
+    "mediodía": (11, 13),
+}
 _RANGE = re.compile(
     r"(?:between|from|entre|de)?\s*(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|h)?\s*"
-    r"(?:and|to|-|–|y|a)\s*(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|h)\b", re.I,
+    r"(?:and|to|-|–|y|a)\s*(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|h)\b",
+    re.I,
 )
 _AT = re.compile(r"(?:at|around|a las|@)\s*(\d{1,2})(?::(\d{2}))?\s*(am|pm|h)?\b", re.I)
 _ISO = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
@@ -112,22 +124,30 @@ def _window_times(text: str) -> tuple[time, time, str] | None:
 
 def _explicit_date(text: str) -> date | None:
     """Dates written with numbers are checked strictly, so 2026-11-31 is an error, not a guess."""
+    if m := _ISO.search(text):
+        parts = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    elif m := _US.search(text):
+        year = int(m.group(3))
+        parts = (year + 2000 if year < 100 else year, int(m.group(1)), int(m.group(2)))
+    else:
+        return None
     try:
-        if m := _ISO.search(text):
-            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        if m := _US.search(text):
-            year = int(m.group(3))
-            return date(year + 2000 if year < 100 else year, int(m.group(1)), int(m.group(2)))
+        return date(*parts)
     except ValueError as exc:
-        raise WindowError(f"{m.group(0)} is not a real date ({exc}); please give a valid date") from None
-    return None
+        raise WindowError(
+            f"{m.group(0)} is not a real date ({exc}); please give a valid date"
+        ) from None
 
 
 def _relative_date(text: str, now: datetime) -> date | None:
     import dateparser
     from dateparser.search import search_dates
 
-    settings = {"RELATIVE_BASE": now, "PREFER_DATES_FROM": "future", "RETURN_AS_TIMEZONE_AWARE": False}
+    settings = {
+        "RELATIVE_BASE": now,
+        "PREFER_DATES_FROM": "future",
+        "RETURN_AS_TIMEZONE_AWARE": False,
+    }
     cleaned = re.sub(r"SHP[\s\-_#]?\d+|APR-\w+|\b\d{14,}\S*", " ", text, flags=re.I)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -135,11 +155,17 @@ def _relative_date(text: str, now: datetime) -> date | None:
         if not found:
             direct = dateparser.parse(cleaned, languages=["en", "es"], settings=settings)  # type: ignore[arg-type]
             return direct.date() if direct else None
-    days = [d for phrase, d in found if not re.fullmatch(r"\s*\d{1,2}(:\d{2})?\s*(am|pm|h)?\s*", phrase, re.I)]
+    days = [
+        d
+        for phrase, d in found
+        if not re.fullmatch(r"\s*\d{1,2}(:\d{2})?\s*(am|pm|h)?\s*", phrase, re.I)
+    ]
     return days[0].date() if days else None
 
 
-def parse_date_window(text: str, now: datetime, *, current: tuple[datetime, datetime] | None = None) -> DateWindow:
+def parse_date_window(
+    text: str, now: datetime, *, current: tuple[datetime, datetime] | None = None
+) -> DateWindow:
     """The delivery window a message asks for.
 
     Args:
@@ -153,12 +179,21 @@ def parse_date_window(text: str, now: datetime, *, current: tuple[datetime, date
     lowered = text.lower()
     times = _window_times(text)
     if current and re.search(r"same time|misma hora", lowered):
-        shift = 7 if re.search(r"next week|semana que viene|próxima semana|proxima semana", lowered) else 1
-        return DateWindow(current[0] + timedelta(days=shift), current[1] + timedelta(days=shift),
-                          "same time next week" if shift == 7 else "same time next day")  # fmt: skip
+        shift = (
+            7
+            if re.search(r"next week|semana que viene|próxima semana|proxima semana", lowered)
+            else 1
+        )
+        return DateWindow(
+            current[0] + timedelta(days=shift),
+            current[1] + timedelta(days=shift),
+            "same time next week" if shift == 7 else "same time next day",
+        )
     day = _explicit_date(text) or _relative_date(_strip_times(text, times), now)
     if day is None:
-        raise WindowError("I could not find a date in the request; which day should it be delivered?")
+        raise WindowError(
+            "I could not find a date in the request; which day should it be delivered?"
+        )
     start_t, end_t, phrase = times or (time(8), time(17), "business hours")
     start, end = datetime.combine(day, start_t), datetime.combine(day, end_t)
     if end <= start:

@@ -8,9 +8,18 @@ from typing import Any
 from tools.base import ToolContext
 
 __all__ = [
-    "approvals", "at_risk", "decided", "gate_failed", "rerouted", "rescheduled", "status",
-    "swapped", "temperature", "trail", "why_held",
-]  # fmt: skip
+    "approvals",
+    "at_risk",
+    "decided",
+    "gate_failed",
+    "rerouted",
+    "rescheduled",
+    "status",
+    "swapped",
+    "temperature",
+    "trail",
+    "why_held",
+]
 
 _ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
@@ -28,7 +37,9 @@ def at_risk(result: dict[str, Any]) -> str:
     head = ", ".join(f"{counts[s]} {s}" for s in sorted(counts, key=_ORDER.__getitem__))
     lines = [f"{result.get('total', len(items))} unresolved exceptions ({head}). Most urgent:"]
     for e in sorted(items, key=lambda e: _ORDER[e["severity"]])[:8]:
-        lines.append(f"- {e['severity']}: {e['kind']} on {e.get('shipment_id') or e['subject']} ({e['status']})")
+        lines.append(
+            f"- {e['severity']}: {e['kind']} on {e.get('shipment_id') or e['subject']} ({e['status']})"
+        )
     return "\n".join(lines)
 
 
@@ -41,9 +52,13 @@ def status(view: dict[str, Any]) -> str:
     ]
     opened = view.get("open_exceptions") or []
     if opened:
-        lines.append("Open exceptions: " + ", ".join(f"{e['kind']} ({e['severity']})" for e in opened))
+        lines.append(
+            "Open exceptions: " + ", ".join(f"{e['kind']} ({e['severity']})" for e in opened)
+        )
     if view.get("untrusted_notes"):
-        lines.append(f"Note on file (from a partner, not verified): \"{view['untrusted_notes'][:160]}\"")
+        lines.append(
+            f'Note on file (from a partner, not verified): "{view["untrusted_notes"][:160]}"'
+        )
     return " ".join(lines)
 
 
@@ -64,12 +79,17 @@ def why_held(view: dict[str, Any]) -> str:
 def trail(result: dict[str, Any]) -> str:
     """A custody trail in time order."""
     events = result.get("events", [])
-    lines = [f"Custody trail of {result['key']} ({result.get('total_events', len(events))} events"
-             + (f"; packed in {' → '.join(result['ancestors'])}" if result.get("ancestors") else "") + "):"]
+    lines = [
+        f"Custody trail of {result['key']} ({result.get('total_events', len(events))} events"
+        + (f"; packed in {' → '.join(result['ancestors'])}" if result.get("ancestors") else "")
+        + "):"
+    ]
     for e in events[:12]:
         where = e.get("location_name") or e.get("read_point") or e.get("biz_location") or ""
-        lines.append(f"- {_t(e.get('event_time'))} {e.get('biz_step') or e.get('event_type')} "
-                     f"{e.get('disposition') or ''} {where}".rstrip())
+        lines.append(
+            f"- {_t(e.get('event_time'))} {e.get('biz_step') or e.get('event_type')} "
+            f"{e.get('disposition') or ''} {where}".rstrip()
+        )
     for p in result.get("epods", [])[:2]:
         lines.append(f"- ePOD signed by {p.get('signed_by')} at {_t(p.get('signed_at'))}")
     return "\n".join(lines)
@@ -90,8 +110,10 @@ def temperature(result: dict[str, Any]) -> str:
 def rerouted(result: dict[str, Any]) -> str:
     """Outcome of a reroute."""
     keeps = "keeps" if result.get("keeps_window") else "misses"
-    return (f"{result['shipment_id']} now goes through depot {result['depot_id']}; new ETA "
-            f"{_t(result.get('new_eta'))}, which {keeps} the promised window.")  # fmt: skip
+    return (
+        f"{result['shipment_id']} now goes through depot {result['depot_id']}; new ETA "
+        f"{_t(result.get('new_eta'))}, which {keeps} the promised window."
+    )
 
 
 def swapped(result: dict[str, Any]) -> str:
@@ -122,7 +144,9 @@ def approvals(ctx: ToolContext) -> str:
         return "No approvals are waiting."
     lines = [f"{len(pending)} approvals waiting:"]
     for a in pending[:10]:
-        lines.append(f"- {a['approval_id']}: {a['tool']} {a['args'].get('shipment_id', '')} — {a['reason'][:100]}")
+        lines.append(
+            f"- {a['approval_id']}: {a['tool']} {a['args'].get('shipment_id', '')} — {a['reason'][:100]}"
+        )
     return "\n".join(lines)
 
 

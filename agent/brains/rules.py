@@ -40,7 +40,9 @@ class RulesBrain:
         rule = self.rule_for(case)
         if rule is None:
             decision.notes.append("needs_judgement: no rule in the decision table fits")
-            decision.proposals.append(_escalate(case, "No triage rule fits this exception", rejected))
+            decision.proposals.append(
+                _escalate(case, "No triage rule fits this exception", rejected)
+            )
             return decision
         for step in rule.do:
             name, params = (step, {}) if isinstance(step, str) else next(iter(step.items()))
@@ -70,8 +72,9 @@ def _facts(case: dict[str, Any]) -> dict[str, Any]:
     for name, value in evidence.items():
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             for key in {k for v in value for k in v}:
-                facts[f"{name}.{key}"] = {v.get(key) for v in value
-                                          if isinstance(v.get(key), str | int | float | bool)}  # fmt: skip
+                facts[f"{name}.{key}"] = {
+                    v.get(key) for v in value if isinstance(v.get(key), str | int | float | bool)
+                }
     return facts
 
 
@@ -89,15 +92,24 @@ def _reason(case: dict[str, Any], rule: TriageRule) -> str:
 
 def _escalate(case: dict[str, Any], summary: str, rejected: set[str]) -> Proposal:
     note = f"{summary}" + (f" (rejected: {', '.join(sorted(rejected))})" if rejected else "")
-    return Proposal("escalate", {
-        "subject": case["subject"], "summary": note, "to": "duty_manager",
-        "evidence": case.get("evidence", {}), "exception_id": case["exception_id"],
-        "severity": case.get("severity", "medium"),
-    }, note, case["exception_id"])  # fmt: skip
+    return Proposal(
+        "escalate",
+        {
+            "subject": case["subject"],
+            "summary": note,
+            "to": "duty_manager",
+            "evidence": case.get("evidence", {}),
+            "exception_id": case["exception_id"],
+            "severity": case.get("severity", "medium"),
+        },
+        note,
+        case["exception_id"],
+    )
 
 
-def _build(name: str, params: dict[str, Any], case: dict[str, Any], rule: TriageRule,
-           ctx: ToolContext) -> list[Proposal]:  # fmt: skip
+def _build(
+    name: str, params: dict[str, Any], case: dict[str, Any], rule: TriageRule, ctx: ToolContext
+) -> list[Proposal]:
     builder = _BUILDERS.get(name)
     if builder is None:
         raise ValueError(f"triage.yaml names an unknown action {name!r}")
@@ -111,7 +123,11 @@ def _p(tool: str, case: dict[str, Any], why: str, **args: Any) -> Proposal:
 def _hold(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
     """Hold the shipment, unless it is already delivered (then quarantine and investigation act)."""
     sid = case.get("shipment_id")
-    status = ctx.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid]) if sid else None
+    status = (
+        ctx.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid])
+        if sid
+        else None
+    )
     if status in (None, "delivered"):
         return []
     return [_p("hold_shipment", case, reason, shipment_id=case["shipment_id"], reason=reason)]
@@ -122,7 +138,9 @@ def _units_of(case: dict[str, Any]) -> list[str]:
     evidence = case.get("evidence", {})
     for key in ("units", "unit_keys", "serials"):
         if isinstance(evidence.get(key), list) and evidence[key]:
-            keys = [u if isinstance(u, str) else u.get("unit") or u.get("key") for u in evidence[key]]
+            keys = [
+                u if isinstance(u, str) else u.get("unit") or u.get("key") for u in evidence[key]
+            ]
             return [k for k in keys if k]
     subject = str(case.get("subject", ""))
     return [subject] if len(subject) > 15 and subject[:14].isdigit() and subject[14] == "." else []
@@ -133,17 +151,31 @@ def _quarantine(params: dict, case: dict, reason: str, ctx: ToolContext) -> list
     units = _units_of(case)
     evidence = case.get("evidence", {})
     truncated = max(evidence.get("count", 0), evidence.get("unit_count", 0)) > len(units)
-    args: dict[str, Any] = {"reason": reason, "non_distributable": bool(params.get("non_distributable"))}
+    args: dict[str, Any] = {
+        "reason": reason,
+        "non_distributable": bool(params.get("non_distributable")),
+    }
     if units and not truncated and not params.get("non_distributable"):
-        known = {r["k"] for r in ctx.store.rows(
-            "SELECT gtin || '.' || serial AS k FROM units WHERE list_contains(?, gtin || '.' || serial)",
-            [units])}  # fmt: skip
+        known = {
+            r["k"]
+            for r in ctx.store.rows(
+                "SELECT gtin || '.' || serial AS k FROM units WHERE list_contains(?, gtin || '.' || serial)",
+                [units],
+            )
+        }
         args["unit_keys"] = sorted(known)
         missing = [u for u in units if u not in known]
         if missing:
-            args["container_ids"] = sorted({r["container_id"] for r in ctx.store.rows(
-                "SELECT DISTINCT container_id FROM shipment_units WHERE container_id IS NOT NULL"
-                " AND list_contains(?, gtin || '.' || serial)", [missing])})  # fmt: skip
+            args["container_ids"] = sorted(
+                {
+                    r["container_id"]
+                    for r in ctx.store.rows(
+                        "SELECT DISTINCT container_id FROM shipment_units WHERE container_id IS NOT NULL"
+                        " AND list_contains(?, gtin || '.' || serial)",
+                        [missing],
+                    )
+                }
+            )
         if not args["unit_keys"] and not args.get("container_ids"):
             return []
     elif case.get("shipment_id"):
@@ -154,16 +186,32 @@ def _quarantine(params: dict, case: dict, reason: str, ctx: ToolContext) -> list
 
 
 def _investigate(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
-    return [_p("open_investigation", case, reason, subject=case["subject"],
-               shipment_id=case.get("shipment_id"), kind=params.get("kind", "suspect"),
-               evidence=case.get("evidence", {}))]  # fmt: skip
+    return [
+        _p(
+            "open_investigation",
+            case,
+            reason,
+            subject=case["subject"],
+            shipment_id=case.get("shipment_id"),
+            kind=params.get("kind", "suspect"),
+            evidence=case.get("evidence", {}),
+        )
+    ]
 
 
 def _escalate_step(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
-    return [_p("escalate", case, reason, subject=case["subject"],
-               summary=f"{params.get('summary', 'Needs a person')}: {reason}",
-               to=params.get("to", "duty_manager"), evidence=case.get("evidence", {}),
-               severity=case.get("severity", "medium"))]  # fmt: skip
+    return [
+        _p(
+            "escalate",
+            case,
+            reason,
+            subject=case["subject"],
+            summary=f"{params.get('summary', 'Needs a person')}: {reason}",
+            to=params.get("to", "duty_manager"),
+            evidence=case.get("evidence", {}),
+            severity=case.get("severity", "medium"),
+        )
+    ]
 
 
 def _message(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
@@ -194,7 +242,9 @@ def _cold_rescue(params: dict, case: dict, reason: str, ctx: ToolContext) -> lis
     shipment_id = case.get("shipment_id")
     status = ctx.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [shipment_id])
     if status == "delivered":
-        summary = "Excursion within budget on a delivered shipment: review the product's stability file"
+        summary = (
+            "Excursion within budget on a delivered shipment: review the product's stability file"
+        )
         return _escalate_step({"summary": summary, "to": "quality_assurance"}, case, reason, ctx)
     options = _cold_options(ctx, shipment_id) if shipment_id else []
     if not options:
@@ -203,10 +253,26 @@ def _cold_rescue(params: dict, case: dict, reason: str, ctx: ToolContext) -> lis
     options.sort(key=lambda o: (not o[1].get("keeps_window", False), str(o[1].get("delivery_eta"))))
     finder, best = options[0]
     if finder == "find_cold_depots":
-        return [_p("reroute_shipment", case, reason, shipment_id=shipment_id,
-                   depot_id=best["depot_id"], reason=reason)]  # fmt: skip
-    return [_p("swap_asset", case, reason, shipment_id=shipment_id,
-               new_asset_id=best["asset_id"], reason=reason)]  # fmt: skip
+        return [
+            _p(
+                "reroute_shipment",
+                case,
+                reason,
+                shipment_id=shipment_id,
+                depot_id=best["depot_id"],
+                reason=reason,
+            )
+        ]
+    return [
+        _p(
+            "swap_asset",
+            case,
+            reason,
+            shipment_id=shipment_id,
+            new_asset_id=best["asset_id"],
+            reason=reason,
+        )
+    ]
 
 
 _BUILDERS = {

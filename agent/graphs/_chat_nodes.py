@@ -37,46 +37,90 @@ class ChatNodes:
     def receive(self, state: ChatState) -> dict[str, Any]:
         """Start a turn: the person's message joins the history."""
         turn = ChatTurn("user", state["message"])
-        return {"history": [vars(turn)], "steps": 0, "malformed_strikes": 0, "reply": "",
-                "events": [{"type": "message", "role": "user", "content": state["message"]}]}  # fmt: skip
+        return {
+            "history": [vars(turn)],
+            "steps": 0,
+            "malformed_strikes": 0,
+            "reply": "",
+            "events": [{"type": "message", "role": "user", "content": state["message"]}],
+        }
 
     def think(self, state: ChatState) -> dict[str, Any]:
         """Ask the brain; malformed tool calls go back once as errors, then escalate."""
         brain = self.rt.brain(self.brain_name)
         decision = brain.chat(turns(state["history"]), self._ctx(state))
-        calls = [{"name": p.tool, "args": p.args, "id": p.call_id or f"call_{i}"}
-                 for i, p in enumerate(decision.proposals)]  # fmt: skip
-        invalid = [{"name": b["name"], "args": b["args"], "id": b["id"], "error": b["error"], "type": "invalid_tool_call"}
-                   for b in decision.malformed]  # fmt: skip
-        assistant = ChatTurn("assistant", decision.reply, tool_calls=calls, invalid_tool_calls=invalid)
+        calls = [
+            {"name": p.tool, "args": p.args, "id": p.call_id or f"call_{i}"}
+            for i, p in enumerate(decision.proposals)
+        ]
+        invalid = [
+            {
+                "name": b["name"],
+                "args": b["args"],
+                "id": b["id"],
+                "error": b["error"],
+                "type": "invalid_tool_call",
+            }
+            for b in decision.malformed
+        ]
+        assistant = ChatTurn(
+            "assistant", decision.reply, tool_calls=calls, invalid_tool_calls=invalid
+        )
         update: dict[str, Any] = {
-            "history": [vars(assistant)], "steps": state.get("steps", 0) + 1,
+            "history": [vars(assistant)],
+            "steps": state.get("steps", 0) + 1,
             "brain_used": decision.brain,
             "provenance": {"model": decision.model, "prompt_version": decision.prompt_version},
-            "pending": [dict(p.as_dict(), call_id=c["id"]) for p, c in zip(decision.proposals, calls, strict=True)],
-            "events": state.get("events", []) + [{"type": "note", "content": n} for n in decision.notes],
-        }  # fmt: skip
+            "pending": [
+                dict(p.as_dict(), call_id=c["id"])
+                for p, c in zip(decision.proposals, calls, strict=True)
+            ],
+            "events": state.get("events", [])
+            + [{"type": "note", "content": n} for n in decision.notes],
+        }
         update["retry"] = False
         if decision.malformed:
             malformed = self._malformed(state, decision.malformed)
             update.update({**malformed, "history": update["history"] + malformed["history"]})
         elif not decision.proposals:
             update["reply"] = decision.reply
-            update["events"].append({"type": "reply", "content": decision.reply, "brain": decision.brain})
+            update["events"].append(
+                {"type": "reply", "content": decision.reply, "brain": decision.brain}
+            )
         return update
 
     def _malformed(self, state: ChatState, bad: list[dict[str, Any]]) -> dict[str, Any]:
         strikes = state.get("malformed_strikes", 0) + 1
-        errors = [ChatTurn("tool", f"error: arguments for {b['name']} did not parse ({b['error']}); "
-                           "send valid JSON matching the tool's schema", tool_call_id=b["id"], name=b["name"])
-                  for b in bad]  # fmt: skip
-        update: dict[str, Any] = {"malformed_strikes": strikes, "history": [vars(e) for e in errors],
-                                  "retry": strikes < 2}
+        errors = [
+            ChatTurn(
+                "tool",
+                f"error: arguments for {b['name']} did not parse ({b['error']}); "
+                "send valid JSON matching the tool's schema",
+                tool_call_id=b["id"],
+                name=b["name"],
+            )
+            for b in bad
+        ]
+        update: dict[str, Any] = {
+            "malformed_strikes": strikes,
+            "history": [vars(e) for e in errors],
+            "retry": strikes < 2,
+        }
         if strikes >= 2:
-            update["pending"] = [Proposal("escalate", {
-                "subject": "chat", "summary": "The model sent malformed tool arguments twice",
-                "to": "duty_manager", "evidence": {"calls": bad}, "severity": "medium",
-            }, "malformed tool calls twice", call_id="escalation").as_dict()]  # fmt: skip
+            update["pending"] = [
+                Proposal(
+                    "escalate",
+                    {
+                        "subject": "chat",
+                        "summary": "The model sent malformed tool arguments twice",
+                        "to": "duty_manager",
+                        "evidence": {"calls": bad},
+                        "severity": "medium",
+                    },
+                    "malformed tool calls twice",
+                    call_id="escalation",
+                ).as_dict()
+            ]
         return update
 
     def act(self, state: ChatState) -> dict[str, Any]:
@@ -86,11 +130,19 @@ class ChatNodes:
             proposal = Proposal.from_dict(raw)
             events.append({"type": "tool_call", "tool": proposal.tool, "args": proposal.args})
             content = self._run_one(ctx, state, proposal, f"{state['steps']}:{i}", events)
-            history.append(vars(ChatTurn("tool", content, tool_call_id=proposal.call_id, name=proposal.tool)))
+            history.append(
+                vars(ChatTurn("tool", content, tool_call_id=proposal.call_id, name=proposal.tool))
+            )
         return {"history": history, "events": state.get("events", []) + events, "pending": []}
 
-    def _run_one(self, ctx: ToolContext, state: ChatState, proposal: Proposal, step: str,
-                 events: list[dict[str, Any]]) -> str:  # fmt: skip
+    def _run_one(
+        self,
+        ctx: ToolContext,
+        state: ChatState,
+        proposal: Proposal,
+        step: str,
+        events: list[dict[str, Any]],
+    ) -> str:
         verdict = self.rt.guard.check(ctx, proposal, mode="chat")
         if verdict.action == "refuse":
             events.append({"type": "refused", "tool": proposal.tool, "reason": verdict.reason})
@@ -99,8 +151,13 @@ class ChatNodes:
         if verdict.action == "approve":
             return self._await_approval(ctx, proposal, verdict.reason, thread, step, events)
         try:
-            result = call_tool(ctx, proposal.tool, proposal.args,
-                               idempotency_key=f"chat:{thread}:{step}", reason=proposal.reason)  # fmt: skip
+            result = call_tool(
+                ctx,
+                proposal.tool,
+                proposal.args,
+                idempotency_key=f"chat:{thread}:{step}",
+                reason=proposal.reason,
+            )
         except ToolError as exc:
             events.append({"type": "tool_error", "tool": proposal.tool, "error": str(exc)})
             return f"error: {exc}"
@@ -108,21 +165,47 @@ class ChatNodes:
         events.append({"type": "tool_result", "tool": proposal.tool, "result": dumped})
         return json.dumps(dumped, default=str)
 
-    def _await_approval(self, ctx: ToolContext, proposal: Proposal, why: str, thread: str, step: str,
-                        events: list[dict[str, Any]]) -> str:  # fmt: skip
-        approval_id = approvals.queue(ctx, proposal, origin=f"chat:{thread}:{step}", why=why,
-                                      thread_id=thread)  # fmt: skip
-        answer = interrupt({"type": "approval_request", "approval_id": approval_id,
-                            "tool": proposal.tool, "args": proposal.args, "why": why})  # fmt: skip
+    def _await_approval(
+        self,
+        ctx: ToolContext,
+        proposal: Proposal,
+        why: str,
+        thread: str,
+        step: str,
+        events: list[dict[str, Any]],
+    ) -> str:
+        approval_id = approvals.queue(
+            ctx, proposal, origin=f"chat:{thread}:{step}", why=why, thread_id=thread
+        )
+        answer = interrupt(
+            {
+                "type": "approval_request",
+                "approval_id": approval_id,
+                "tool": proposal.tool,
+                "args": proposal.args,
+                "why": why,
+            }
+        )
         decider = self.rt.context(answer["actor"], answer["role"])
         try:
-            row = approvals.decide(decider, approval_id, approve=answer["decision"] == "approve",
-                                   reason=answer.get("reason"))  # fmt: skip
+            row = approvals.decide(
+                decider,
+                approval_id,
+                approve=answer["decision"] == "approve",
+                reason=answer.get("reason"),
+            )
         except ToolError as exc:
             events.append({"type": "tool_error", "tool": proposal.tool, "error": str(exc)})
             return f"error: {exc}"
-        events.append({"type": "approval", "approval_id": approval_id, "status": row["status"],
-                       "result": row.get("result"), "tool": proposal.tool})  # fmt: skip
+        events.append(
+            {
+                "type": "approval",
+                "approval_id": approval_id,
+                "status": row["status"],
+                "result": row.get("result"),
+                "tool": proposal.tool,
+            }
+        )
         if row["status"] == "rejected":
             return f"rejected by {row['decided_by']}: {row.get('decision_reason') or 'no reason given'}"
         return json.dumps(row.get("result"), default=str)

@@ -12,12 +12,12 @@ from agent.graphs.state import TriageState
 from agent.runtime import Runtime
 from record import audit
 from record.audit import canonical_json
-from tools.base import ToolContext, call_tool
+from tools.base import Role, ToolContext, call_tool
 from tools.errors import ToolError
 
 __all__ = ["TriageNodes"]
 
-ACTOR_ROLE = "automation"
+ACTOR_ROLE: Role = "automation"
 
 
 class TriageNodes:
@@ -56,18 +56,28 @@ class TriageNodes:
                 for p in decision.proposals:  # tie the model's proposals to this exception
                     if "exception_id" in _args_schema(p.tool):
                         p.args.setdefault("exception_id", case["exception_id"])
-            usage.update(calls=decision.usage.calls, prompt_tokens=decision.usage.prompt_tokens,
-                         completion_tokens=decision.usage.completion_tokens)  # fmt: skip
-            plans.append({
-                "exception_id": case["exception_id"], "kind": case["kind"], "subject": case["subject"],
-                "shipment_id": case.get("shipment_id"), "why": decision.reply, "brain": decision.brain,
-                "model": decision.model, "prompt_version": decision.prompt_version,
-                "notes": decision.notes,
-                "proposals": [
-                    Proposal(p.tool, p.args, p.reason, case["exception_id"]).as_dict()
-                    for p in decision.proposals
-                ],
-            })  # fmt: skip
+            usage.update(
+                calls=decision.usage.calls,
+                prompt_tokens=decision.usage.prompt_tokens,
+                completion_tokens=decision.usage.completion_tokens,
+            )
+            plans.append(
+                {
+                    "exception_id": case["exception_id"],
+                    "kind": case["kind"],
+                    "subject": case["subject"],
+                    "shipment_id": case.get("shipment_id"),
+                    "why": decision.reply,
+                    "brain": decision.brain,
+                    "model": decision.model,
+                    "prompt_version": decision.prompt_version,
+                    "notes": decision.notes,
+                    "proposals": [
+                        Proposal(p.tool, p.args, p.reason, case["exception_id"]).as_dict()
+                        for p in decision.proposals
+                    ],
+                }
+            )
         return {"plans": plans, "usage": dict(usage)}
 
     def guard(self, state: TriageState) -> dict[str, Any]:
@@ -86,8 +96,12 @@ class TriageNodes:
         ctx, outcomes = self._ctx(state), []
         for i, verdict in enumerate(state["verdicts"]):
             proposal = Proposal.from_dict(verdict)
-            outcome = {"tool": proposal.tool, "exception_id": proposal.exception_id,
-                       "args": proposal.args, "reason": verdict["why"]}  # fmt: skip
+            outcome = {
+                "tool": proposal.tool,
+                "exception_id": proposal.exception_id,
+                "args": proposal.args,
+                "reason": verdict["why"],
+            }
             if verdict["action"] == "refuse":
                 outcomes.append({**outcome, "status": "refused"})
                 continue
@@ -97,9 +111,12 @@ class TriageNodes:
                 continue
             key = f"{state['run_id']}:{i}:{proposal.tool}"
             try:
-                result = call_tool(ctx, proposal.tool, proposal.args, idempotency_key=key,
-                                   reason=proposal.reason)  # fmt: skip
-                outcomes.append({**outcome, "status": "done", "result": result.model_dump(mode="json")})
+                result = call_tool(
+                    ctx, proposal.tool, proposal.args, idempotency_key=key, reason=proposal.reason
+                )
+                outcomes.append(
+                    {**outcome, "status": "done", "result": result.model_dump(mode="json")}
+                )
             except ToolError as exc:
                 outcomes.append({**outcome, "status": "failed", "error": str(exc)})
         return {"outcomes": outcomes}
@@ -108,7 +125,8 @@ class TriageNodes:
         """Count what happened, close the run and audit it."""
         outcomes = state.get("outcomes", [])
         summary = {
-            "run_id": state["run_id"], "brain": state["brain"],
+            "run_id": state["run_id"],
+            "brain": state["brain"],
             "exceptions": len(state.get("cases", [])),
             "by_kind": dict(Counter(c["kind"] for c in state.get("cases", []))),
             "actions": dict(Counter(f"{o['tool']}:{o['status']}" for o in outcomes)),
@@ -116,7 +134,7 @@ class TriageNodes:
             "queued": sum(o["status"] == "queued" for o in outcomes),
             "refused": sum(o["status"] in ("refused", "failed") for o in outcomes),
             "usage": state.get("usage", {}),
-        }  # fmt: skip
+        }
         now = self.rt.clock.now()
 
         def _close(cur: Any) -> None:
@@ -124,8 +142,15 @@ class TriageNodes:
                 "UPDATE triage_runs SET status = 'finished', finished_at = ?, summary = ? WHERE run_id = ?",
                 [now, canonical_json(summary), state["run_id"]],
             )
-            audit.append(cur, actor=f"agent:{state['brain']}", role=ACTOR_ROLE, ts=now,
-                         action="triage.run", subject=state["run_id"], result=summary)  # fmt: skip
+            audit.append(
+                cur,
+                actor=f"agent:{state['brain']}",
+                role=ACTOR_ROLE,
+                ts=now,
+                action="triage.run",
+                subject=state["run_id"],
+                result=summary,
+            )
 
         self.rt.store.write(_close)
         return {"summary": summary}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from agent.graphs._chat_nodes import ChatNodes
@@ -22,10 +22,10 @@ def build_chat_graph(runtime: Runtime, brain: str = "rules") -> CompiledStateGra
     def after_think(state: ChatState) -> Literal["act", "think", "__end__"]:
         if state.get("pending"):
             return "act"
-        return "think" if state.get("retry") else END
+        return "think" if state.get("retry") else "__end__"
 
     def after_act(state: ChatState) -> Literal["think", "__end__"]:
-        return "think" if state.get("steps", 0) < max_steps else END
+        return "think" if state.get("steps", 0) < max_steps else "__end__"
 
     builder = StateGraph(ChatState, input_schema=ChatInput)
     builder.add_node("receive", nodes.receive)

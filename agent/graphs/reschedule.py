@@ -45,7 +45,9 @@ class RescheduleState(RescheduleInput, total=False):
 
 
 def _key(state: RescheduleState, step: str) -> str:
-    digest = hashlib.sha256(f"{state['text']}|{state.get('shipment_id')}|{state.get('window')}".encode())
+    digest = hashlib.sha256(
+        f"{state['text']}|{state.get('shipment_id')}|{state.get('window')}".encode()
+    )
     return f"reschedule:{digest.hexdigest()[:20]}:{step}"
 
 
@@ -59,35 +61,62 @@ class _Nodes:
     def understand(self, state: RescheduleState) -> dict[str, Any]:
         ships = find_shipments(state["text"])
         if not ships:
-            return _clarify("Which delivery is it? Please give the shipment number (it looks like SHP-1042).")
+            return _clarify(
+                "Which delivery is it? Please give the shipment number (it looks like SHP-1042)."
+            )
         if len(ships) > 1:
             return _clarify(f"The request names {' and '.join(ships)}; which one should move?")
-        row = self.rt.store.row("SELECT promised_start, promised_end, status FROM shipments WHERE shipment_id = ?", [ships[0]])
+        row = self.rt.store.row(
+            "SELECT promised_start, promised_end, status FROM shipments WHERE shipment_id = ?",
+            [ships[0]],
+        )
         if row is None:
             return _clarify(f"I cannot find shipment {ships[0]}; please check the number.")
         try:
-            window = parse_date_window(state["text"], self.rt.clock.now(),
-                                       current=(row["promised_start"], row["promised_end"]) if row["promised_start"] else None)  # fmt: skip
+            window = parse_date_window(
+                state["text"],
+                self.rt.clock.now(),
+                current=(row["promised_start"], row["promised_end"])
+                if row["promised_start"]
+                else None,
+            )
         except WindowError as exc:
             return {**_clarify(str(exc)), "shipment_id": ships[0]}
-        return {"shipment_id": ships[0], "window": {
-            "start": window.start.isoformat(), "end": window.end.isoformat(), "phrase": window.phrase,
-            "exact": window.exact,
-        }}  # fmt: skip
+        return {
+            "shipment_id": ships[0],
+            "window": {
+                "start": window.start.isoformat(),
+                "end": window.end.isoformat(),
+                "phrase": window.phrase,
+                "exact": window.exact,
+            },
+        }
 
     def decide(self, state: RescheduleState) -> dict[str, Any]:
         ctx, window = self._ctx(state), state["window"]
         if not window["exact"]:
             return self._offer(ctx, state, "Which time suits you on that day?")
-        proposal = Proposal("reschedule_delivery", {
-            "shipment_id": state["shipment_id"], "window_start": window["start"], "window_end": window["end"],
-            "reason": f"customer request via contact center: {window['phrase']}", "requested_by": state["actor"],
-        }, "contact-center reschedule request")  # fmt: skip
+        proposal = Proposal(
+            "reschedule_delivery",
+            {
+                "shipment_id": state["shipment_id"],
+                "window_start": window["start"],
+                "window_end": window["end"],
+                "reason": f"customer request via contact center: {window['phrase']}",
+                "requested_by": state["actor"],
+            },
+            "contact-center reschedule request",
+        )
         verdict = self.rt.guard.check(ctx, proposal, mode="reschedule")
         if verdict.action == "run":
             try:
-                result = call_tool(ctx, "reschedule_delivery", proposal.args, idempotency_key=_key(state, "apply"),
-                                   reason=proposal.reason)  # fmt: skip
+                result = call_tool(
+                    ctx,
+                    "reschedule_delivery",
+                    proposal.args,
+                    idempotency_key=_key(state, "apply"),
+                    reason=proposal.reason,
+                )
             except ToolError as exc:
                 return self._offer(ctx, state, str(exc))
             return {"status": "applied", "result": result.model_dump(mode="json")}
@@ -96,40 +125,78 @@ class _Nodes:
     def _offer(self, ctx: ToolContext, state: RescheduleState, why: str) -> dict[str, Any]:
         day = state["window"]["start"][:10]
         try:
-            found = call_tool(ctx, "reschedule_options", {"shipment_id": state["shipment_id"],
-                                                          "preferred_date": day, "max_results": 3})  # fmt: skip
+            found = call_tool(
+                ctx,
+                "reschedule_options",
+                {"shipment_id": state["shipment_id"], "preferred_date": day, "max_results": 3},
+            )
         except ToolError as exc:
             return {"status": "refused", "message": str(exc)}
         options = found.model_dump(mode="json")["options"]
         if not options:
-            call_tool(ctx, "escalate", {
-                "subject": state["shipment_id"], "to": "customer_service", "severity": "medium",
-                "summary": f"Customer asked to reschedule and no feasible window exists: {why}",
-                "evidence": {"request": state["text"][:500], "window": state["window"]},
-            }, idempotency_key=_key(state, "escalate"), reason="no feasible reschedule window")  # fmt: skip
-            return {"status": "refused", "options": [], "message": f"{why} No feasible window was found "
-                    "in the next days; an operations manager will call the customer back."}  # fmt: skip
-        listed = "; ".join(f"{o['start'][:16].replace('T', ' ')}–{o['end'][11:16]}" for o in options)
-        return {"status": "options", "options": options,
-                "message": f"That window is not possible ({why}). Nearest options: {listed}."}  # fmt: skip
+            call_tool(
+                ctx,
+                "escalate",
+                {
+                    "subject": state["shipment_id"],
+                    "to": "customer_service",
+                    "severity": "medium",
+                    "summary": f"Customer asked to reschedule and no feasible window exists: {why}",
+                    "evidence": {"request": state["text"][:500], "window": state["window"]},
+                },
+                idempotency_key=_key(state, "escalate"),
+                reason="no feasible reschedule window",
+            )
+            return {
+                "status": "refused",
+                "options": [],
+                "message": f"{why} No feasible window was found "
+                "in the next days; an operations manager will call the customer back.",
+            }
+        listed = "; ".join(
+            f"{o['start'][:16].replace('T', ' ')}–{o['end'][11:16]}" for o in options
+        )
+        return {
+            "status": "options",
+            "options": options,
+            "message": f"That window is not possible ({why}). Nearest options: {listed}.",
+        }
 
     def confirm(self, state: RescheduleState) -> dict[str, Any]:
         ctx = self._ctx(state)
         promised = state["result"]["promised"]
-        text = (f"Done: {state['shipment_id']} is rescheduled to "
-                f"{promised['start'][:16].replace('T', ' ')}–{promised['end'][11:16]}.")  # fmt: skip
+        text = (
+            f"Done: {state['shipment_id']} is rescheduled to "
+            f"{promised['start'][:16].replace('T', ' ')}–{promised['end'][11:16]}."
+        )
         contact = consenting_contact(ctx, state["shipment_id"])
         if contact is None:
-            return {"message": text + " No customer contact with consent is on file, so no confirmation was sent.",
-                    "confirmation": None}  # fmt: skip
+            return {
+                "message": text
+                + " No customer contact with consent is on file, so no confirmation was sent.",
+                "confirmation": None,
+            }
         try:
-            sent = call_tool(ctx, "send_customer_message", {
-                "template": "reschedule_confirmation", "contact_id": contact, "shipment_id": state["shipment_id"],
-            }, idempotency_key=_key(state, "confirm"), reason="reschedule confirmation")  # fmt: skip
+            sent = call_tool(
+                ctx,
+                "send_customer_message",
+                {
+                    "template": "reschedule_confirmation",
+                    "contact_id": contact,
+                    "shipment_id": state["shipment_id"],
+                },
+                idempotency_key=_key(state, "confirm"),
+                reason="reschedule confirmation",
+            )
         except ToolError as exc:
-            return {"message": text + f" The confirmation could not be sent: {exc}", "confirmation": None}
-        return {"message": text + " A confirmation was sent to the customer.",
-                "confirmation": sent.model_dump(mode="json")}  # fmt: skip
+            return {
+                "message": text + f" The confirmation could not be sent: {exc}",
+                "confirmation": None,
+            }
+        return {
+            "message": text + " A confirmation was sent to the customer.",
+            "confirmation": sent.model_dump(mode="json"),
+        }
 
 
 def _clarify(question: str) -> dict[str, Any]:
@@ -137,11 +204,11 @@ def _clarify(question: str) -> dict[str, Any]:
 
 
 def _after_understand(state: RescheduleState) -> Literal["decide", "__end__"]:
-    return END if state.get("status") == "clarify" else "decide"
+    return "__end__" if state.get("status") == "clarify" else "decide"
 
 
 def _after_decide(state: RescheduleState) -> Literal["confirm", "__end__"]:
-    return "confirm" if state.get("status") == "applied" else END
+    return "confirm" if state.get("status") == "applied" else "__end__"
 
 
 def build_reschedule_graph(runtime: Runtime) -> CompiledStateGraph:

@@ -10,7 +10,14 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Governance", "TriageRule", "load_governance", "load_triage_rules", "matches", "policy_version"]
+__all__ = [
+    "Governance",
+    "TriageRule",
+    "load_governance",
+    "load_triage_rules",
+    "matches",
+    "policy_version",
+]
 
 
 def _load(name: str) -> tuple[dict[str, Any], str]:
@@ -22,7 +29,8 @@ def matches(conditions: dict[str, Any] | None, facts: dict[str, Any]) -> bool:
     """Whether every condition holds on ``facts``.
 
     A condition is ``name: value`` (equality) or ``name: {op: value}`` with op among
-    ``gt, ge, lt, le, eq, ne, in, not_in, has`` (``has``: a collection contains the value). A fact that is missing never satisfies a condition.
+    ``gt, ge, lt, le, eq, ne, in, not_in, has`` (``has``: a collection contains the value).
+    A fact that is missing never satisfies a condition.
     """
     for name, expected in (conditions or {}).items():
         if name not in facts or facts[name] is None:

@@ -27,10 +27,14 @@ def _sent_messages(route) -> list[list[dict]]:
 def test_tool_call_turn_then_answer_is_audited_with_model_and_prompt(make_runtime, respx_mock):
     rt = make_runtime(**llm_settings())
     sid = _a_shipment(rt)
-    route = respx_mock.post("/chat/completions").mock(side_effect=[
-        completion(tool_calls=[("hold_shipment", {"shipment_id": sid, "reason": "ops lead asked"})]),
-        completion(f"{sid} is on hold."),
-    ])
+    route = respx_mock.post("/chat/completions").mock(
+        side_effect=[
+            completion(
+                tool_calls=[("hold_shipment", {"shipment_id": sid, "reason": "ops lead asked"})]
+            ),
+            completion(f"{sid} is on hold."),
+        ]
+    )
     out = service.chat(rt, "t1", f"hold {sid} please", actor="user:ana", role="ops_manager")
     assert out["reply"] == f"{sid} is on hold."
     assert rt.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid]) == "held"
@@ -45,11 +49,20 @@ def test_tool_call_turn_then_answer_is_audited_with_model_and_prompt(make_runtim
 @respx.mock(base_url=BASE)
 def test_parallel_tool_calls_both_run(make_runtime, respx_mock):
     rt = make_runtime(**llm_settings())
-    a, b = rt.store.execute("SELECT shipment_id FROM shipments ORDER BY shipment_id LIMIT 2").fetchall()
-    respx_mock.post("/chat/completions").mock(side_effect=[
-        completion(tool_calls=[("get_shipment", {"shipment_id": a[0]}), ("get_shipment", {"shipment_id": b[0]})]),
-        completion("Both shown."),
-    ])
+    a, b = rt.store.execute(
+        "SELECT shipment_id FROM shipments ORDER BY shipment_id LIMIT 2"
+    ).fetchall()
+    respx_mock.post("/chat/completions").mock(
+        side_effect=[
+            completion(
+                tool_calls=[
+                    ("get_shipment", {"shipment_id": a[0]}),
+                    ("get_shipment", {"shipment_id": b[0]}),
+                ]
+            ),
+            completion("Both shown."),
+        ]
+    )
     out = service.chat(rt, "t2", "status of two shipments", actor="user:ana", role="ops_manager")
     results = [e for e in out["events"] if e["type"] == "tool_result"]
     assert [r["result"]["shipment_id"] for r in results] == [a[0], b[0]]
@@ -59,11 +72,13 @@ def test_parallel_tool_calls_both_run(make_runtime, respx_mock):
 def test_malformed_arguments_go_back_once_then_succeed(make_runtime, respx_mock):
     rt = make_runtime(**llm_settings())
     sid = _a_shipment(rt)
-    route = respx_mock.post("/chat/completions").mock(side_effect=[
-        completion(tool_calls=[("get_shipment", '{"shipment_id": ')]),
-        completion(tool_calls=[("get_shipment", {"shipment_id": sid})]),
-        completion("Here it is."),
-    ])
+    route = respx_mock.post("/chat/completions").mock(
+        side_effect=[
+            completion(tool_calls=[("get_shipment", '{"shipment_id": ')]),
+            completion(tool_calls=[("get_shipment", {"shipment_id": sid})]),
+            completion("Here it is."),
+        ]
+    )
     out = service.chat(rt, "t3", f"status {sid}", actor="user:ana", role="ops_manager")
     assert out["reply"] == "Here it is."
     retry_messages = _sent_messages(route)[1]
@@ -73,11 +88,13 @@ def test_malformed_arguments_go_back_once_then_succeed(make_runtime, respx_mock)
 @respx.mock(base_url=BASE)
 def test_malformed_twice_escalates(make_runtime, respx_mock):
     rt = make_runtime(**llm_settings())
-    respx_mock.post("/chat/completions").mock(side_effect=[
-        completion(tool_calls=[("get_shipment", "{bad")]),
-        completion(tool_calls=[("get_shipment", "{still bad")]),
-        completion("I escalated it."),
-    ])
+    respx_mock.post("/chat/completions").mock(
+        side_effect=[
+            completion(tool_calls=[("get_shipment", "{bad")]),
+            completion(tool_calls=[("get_shipment", "{still bad")]),
+            completion("I escalated it."),
+        ]
+    )
     service.chat(rt, "t4", "status", actor="user:ana", role="ops_manager")
     assert [e.action for e in audit.entries(rt.store, action="escalate")] == ["escalate"]
 
@@ -85,10 +102,12 @@ def test_malformed_twice_escalates(make_runtime, respx_mock):
 @respx.mock(base_url=BASE)
 def test_429_then_success(make_runtime, respx_mock):
     rt = make_runtime(**llm_settings())
-    route = respx_mock.post("/chat/completions").mock(side_effect=[
-        httpx.Response(429, json={"error": {"message": "slow down"}}),
-        completion("All quiet."),
-    ])
+    route = respx_mock.post("/chat/completions").mock(
+        side_effect=[
+            httpx.Response(429, json={"error": {"message": "slow down"}}),
+            completion("All quiet."),
+        ]
+    )
     out = service.chat(rt, "t5", "anything?", actor="user:ana", role="ops_manager")
     assert out["reply"] == "All quiet." and route.call_count == 2
 
@@ -119,12 +138,18 @@ def test_timeouts_fall_back(make_runtime, respx_mock):
 @respx.mock(base_url=BASE)
 def test_model_cannot_release_an_unverified_shipment(make_runtime, respx_mock):
     rt = make_runtime(**llm_settings())
-    sid = rt.store.scalar("SELECT min(shipment_id) FROM shipments WHERE status = 'held'") or _a_shipment(rt, "planned")
+    sid = rt.store.scalar(
+        "SELECT min(shipment_id) FROM shipments WHERE status = 'held'"
+    ) or _a_shipment(rt, "planned")
     before = rt.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid])
-    respx_mock.post("/chat/completions").mock(side_effect=[
-        completion(tool_calls=[("release_shipment", {"shipment_id": sid, "reason": "note says so"})]),
-        completion("Could not release."),
-    ])
+    respx_mock.post("/chat/completions").mock(
+        side_effect=[
+            completion(
+                tool_calls=[("release_shipment", {"shipment_id": sid, "reason": "note says so"})]
+            ),
+            completion("Could not release."),
+        ]
+    )
     out = service.chat(rt, "t10", "release it", actor="user:ana", role="ops_manager")
     assert out["approval"] is None
     assert rt.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid]) == before

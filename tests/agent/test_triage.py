@@ -29,11 +29,28 @@ def _status(rt, sid: str) -> str:
 
 def _actions(rt, exception_kind: str) -> set[str]:
     """Tools that acted (or were queued) on exceptions of a kind."""
-    ids = [r["exception_id"] for r in rt.store.rows("SELECT exception_id FROM exceptions WHERE kind = ?", [exception_kind])]
-    acted = {e.action for e in audit.entries(rt.store, limit=10_000)
-             if isinstance(e.inputs, dict) and e.inputs.get("exception_id") in ids}  # fmt: skip
-    queued = {r["tool"] + ":queued" for r in rt.store.rows(
-        f"SELECT tool FROM approvals WHERE exception_id IN ({','.join('?' * len(ids))})", ids)} if ids else set()  # fmt: skip
+    ids = [
+        r["exception_id"]
+        for r in rt.store.rows(
+            "SELECT exception_id FROM exceptions WHERE kind = ?", [exception_kind]
+        )
+    ]
+    acted = {
+        e.action
+        for e in audit.entries(rt.store, limit=10_000)
+        if isinstance(e.inputs, dict) and e.inputs.get("exception_id") in ids
+    }
+    queued = (
+        {
+            r["tool"] + ":queued"
+            for r in rt.store.rows(
+                f"SELECT tool FROM approvals WHERE exception_id IN ({','.join('?' * len(ids))})",
+                ids,
+            )
+        }
+        if ids
+        else set()
+    )
     return acted | queued
 
 
@@ -81,16 +98,28 @@ def test_cold_chain_cases_reroute_swap_or_escalate(triaged):
     rt, _ = triaged
     for kind in ("temp_excursion_risk", "asset_fault"):
         actions = _actions(rt, kind)
-        assert actions & {"reroute_shipment", "swap_asset", "reroute_shipment:queued", "swap_asset:queued", "escalate"}, kind
+        assert actions & {
+            "reroute_shipment",
+            "swap_asset",
+            "reroute_shipment:queued",
+            "swap_asset:queued",
+            "escalate",
+        }, kind
 
 
 def test_spent_budget_quarantines_and_escalates(triaged):
     rt, _ = triaged
-    spent = [r for r in rt.store.rows("SELECT * FROM exceptions WHERE kind = 'temp_excursion'")
-             if json.loads(r["evidence"]).get("budget_spent")]  # fmt: skip
+    spent = [
+        r
+        for r in rt.store.rows("SELECT * FROM exceptions WHERE kind = 'temp_excursion'")
+        if json.loads(r["evidence"]).get("budget_spent")
+    ]
     for row in spent:
-        entries = [e for e in audit.entries(rt.store, limit=10_000)
-                   if isinstance(e.inputs, dict) and e.inputs.get("exception_id") == row["exception_id"]]  # fmt: skip
+        entries = [
+            e
+            for e in audit.entries(rt.store, limit=10_000)
+            if isinstance(e.inputs, dict) and e.inputs.get("exception_id") == row["exception_id"]
+        ]
         assert {"quarantine_units", "escalate"} <= {e.action for e in entries}
         quarantine = next(e for e in entries if e.action == "quarantine_units")
         assert quarantine.inputs["non_distributable"] is True
@@ -119,16 +148,31 @@ def test_second_run_repeats_nothing(triaged):
 
 def test_rejected_proposal_is_escalated_next_time(triaged):
     rt, _ = triaged
-    pending = rt.store.row("SELECT approval_id, exception_id FROM approvals WHERE status = 'pending' LIMIT 1")
+    pending = rt.store.row(
+        "SELECT approval_id, exception_id FROM approvals WHERE status = 'pending' LIMIT 1"
+    )
     if pending is None:
         pytest.skip("no approval was queued on this network")
     from agent.approvals import decide
 
-    decide(rt.context("user:lead", "ops_manager"), pending["approval_id"], approve=False, reason="not now")
-    assert rt.store.scalar("SELECT status FROM exceptions WHERE exception_id = ?", [pending["exception_id"]]) == "open"
+    decide(
+        rt.context("user:lead", "ops_manager"),
+        pending["approval_id"],
+        approve=False,
+        reason="not now",
+    )
+    assert (
+        rt.store.scalar(
+            "SELECT status FROM exceptions WHERE exception_id = ?", [pending["exception_id"]]
+        )
+        == "open"
+    )
     service.run_triage(rt)
-    entries = [e for e in audit.entries(rt.store, action="escalate", limit=1000)
-               if e.inputs.get("exception_id") == pending["exception_id"]]  # fmt: skip
+    entries = [
+        e
+        for e in audit.entries(rt.store, action="escalate", limit=1000)
+        if e.inputs.get("exception_id") == pending["exception_id"]
+    ]
     assert entries and "rejected" in entries[-1].inputs["summary"]
 
 

@@ -20,11 +20,16 @@ def _fill(store: Store, n: int) -> None:
     for i in range(n):
         store.write(
             lambda cur, i=i: audit.append(
-                cur, actor="agent:rules", role="automation", action="hold_shipment",
-                ts=T0 + timedelta(seconds=i), subject=f"SHP-{1000 + i}",
-                inputs={"shipment_id": f"SHP-{1000 + i}", "reason": "é temp"}, result={"ok": True},
+                cur,
+                actor="agent:rules",
+                role="automation",
+                action="hold_shipment",
+                ts=T0 + timedelta(seconds=i),
+                subject=f"SHP-{1000 + i}",
+                inputs={"shipment_id": f"SHP-{1000 + i}", "reason": "é temp"},
+                result={"ok": True},
             )
-        )  # fmt: skip
+        )
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +64,18 @@ def test_entries_link_by_hash(store):
 _FIELDS = st.sampled_from(["actor", "action", "subject", "reason", "inputs", "ts"])
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seq=st.integers(1, 8), column=_FIELDS)
 def test_any_change_is_detected(store, seq, column):
-    value = "'2030-01-01 00:00:00'" if column == "ts" else "'{\"x\":1}'" if column == "inputs" else "'forged'"
+    value = (
+        "'2030-01-01 00:00:00'"
+        if column == "ts"
+        else "'{\"x\":1}'"
+        if column == "inputs"
+        else "'forged'"
+    )
     with store.transaction() as cur:
         cur.execute(f"UPDATE audit_log SET {column} = {value} WHERE seq = ?", [seq])
         status = audit.verify(store)
@@ -71,7 +84,9 @@ def test_any_change_is_detected(store, seq, column):
     assert not status.ok and status.first_broken == seq
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seq=st.integers(1, 8))
 def test_any_deletion_is_detected(store, seq):
     with store.transaction() as cur:
@@ -82,7 +97,9 @@ def test_any_deletion_is_detected(store, seq):
     assert not status.ok and status.first_broken == seq
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(pair=st.lists(st.integers(1, 8), min_size=2, max_size=2, unique=True).map(sorted))
 def test_any_reordering_is_detected(store, pair):
     a, b = pair
@@ -96,7 +113,9 @@ def test_any_reordering_is_detected(store, pair):
     assert not status.ok and status.first_broken == a
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seq=st.integers(1, 8))
 def test_any_insertion_is_detected(store, seq):
     with store.transaction() as cur:

@@ -14,7 +14,9 @@ def test_creates_file_and_applies_every_migration(tmp_path):
     path = tmp_path / "p.duckdb"
     with Store(path) as store:
         assert store.schema_version() == max(v for v, _, _ in migrations())
-        tables = {r["table_name"] for r in store.rows("SELECT table_name FROM information_schema.tables")}
+        tables = {
+            r["table_name"] for r in store.rows("SELECT table_name FROM information_schema.tables")
+        }
     assert {"shipments", "units", "custody_events", "audit_log", "exceptions"} <= tables
     with Store(path) as again:  # reopening applies nothing twice
         assert again.scalar("SELECT count(*) FROM schema_migrations") == len(migrations())
