@@ -97,17 +97,24 @@ def test_auditor_cannot_hold(rt):
     assert audit.entries(rt.store, action="guard.refused")
 
 
-def test_release_without_a_passing_gate_is_refused(rt):
-    sid = _first(rt, "status = 'held'") or _first(rt, "status = 'planned'")
+def test_release_runs_the_gate_and_waits_for_a_person(rt):
+    sid = _first(rt, "status = 'planned'")
+    out = _ask(rt, f"release {sid}")
+    tools = [e["tool"] for e in out["events"] if e["type"] == "tool_call"]
+    assert tools[0] == "verify_shipment"
+    assert rt.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid]) == "planned"
+    if out["approval"] is not None:  # the gate passed: release waits for a click
+        assert out["approval"]["tool"] == "release_shipment"
+    else:  # the gate failed: the reply says why
+        assert "failed the release gate" in out["reply"]
+
+
+def test_release_of_a_failing_shipment_is_refused(rt):
+    sid = rt.store.scalar("SELECT min(shipment_id) FROM synth_truth WHERE kind = 'pi_mismatch'")
     before = rt.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid])
     out = _ask(rt, f"release {sid}")
-    assert rt.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid]) in (
-        before,
-        "released",
-    )
-    if rt.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid]) == "released":
-        raise AssertionError("released without a person's approval")
-    assert out["reply"]
+    assert out["approval"] is None and "failed the release gate" in out["reply"]
+    assert rt.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid]) == before
 
 
 def test_injection_in_a_note_is_reported_as_data(rt):
