@@ -170,11 +170,14 @@ def resume_chat(
     return {**events[-1], "events": events[:-1]}
 
 
-def reschedule(rt: Runtime, text: str, *, actor: str, role: Role) -> dict[str, Any]:
+def reschedule(
+    rt: Runtime, text: str, *, actor: str, role: Role, brain: str | None = None
+) -> dict[str, Any]:
     """Handle one contact-center reschedule request; return its outcome."""
     graph = build_reschedule_graph(rt)
     thread = f"reschedule-{uuid.uuid4().hex[:12]}"
-    state = graph.invoke({"text": text, "actor": actor, "role": role}, _config(thread))
+    request = {"text": text, "actor": actor, "role": role, "brain": brain or rt.settings.brain}
+    state = graph.invoke(request, _config(thread))
     deliver_messages(rt)
     keys = ("status", "message", "shipment_id", "window", "options", "result", "confirmation")
     return {k: state.get(k) for k in keys}

@@ -201,6 +201,11 @@ class LLMBrain:
             "triage", [turn], context, lambda: self.fallback.decide_case(case, context)
         )
 
+    def extract(self, prompt: str, history: list[ChatTurn], context: ToolContext) -> Decision:
+        """Ask the model with ``prompts/<prompt>.md``; when it cannot answer, the decision comes
+        back empty from the rules brain (``brain == "rules"``) so the caller parses instead."""
+        return self._guarded(prompt, history, context, lambda: Decision(brain="rules"))
+
     def _guarded(
         self, prompt: str, history: list[ChatTurn], context: ToolContext, fallback: Any
     ) -> Decision:

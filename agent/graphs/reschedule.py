@@ -8,14 +8,16 @@ Nothing changes silently: every path ends in an outcome the agent can read back 
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from agent.brains.base import Proposal
+from agent.brains.base import ChatTurn, Proposal
 from agent.brains.messaging import consenting_contact
 from agent.brains.parsing import WindowError, find_shipments, parse_date_window
+from agent.prompts import untrusted
 from agent.runtime import Runtime
 from tools.base import ToolContext, call_tool
 from tools.errors import ToolError
@@ -23,12 +25,14 @@ from tools.errors import ToolError
 __all__ = ["RescheduleInput", "RescheduleState", "build_reschedule_graph"]
 
 
-class RescheduleInput(TypedDict):
+class RescheduleInput(TypedDict, total=False):
     """A contact-center request."""
 
     text: str
     actor: str
     role: str
+    brain: str
+    """rules (default) or llm: who turns the text into a structured request."""
 
 
 class RescheduleState(RescheduleInput, total=False):
@@ -59,6 +63,47 @@ class _Nodes:
         return self.rt.context(state["actor"], state["role"])  # type: ignore[arg-type]
 
     def understand(self, state: RescheduleState) -> dict[str, Any]:
+        """Text → shipment and window: the model extracts when configured; the text decides."""
+        if state.get("brain") == "llm":
+            found = self._llm_understand(state)
+            if found is not None:
+                return found
+        return self._rules_understand(state)
+
+    def _llm_understand(self, state: RescheduleState) -> dict[str, Any] | None:
+        ctx = self._ctx(state)
+        brain = self.rt.brain("llm")
+        ask = ChatTurn("user", f"Current time (UTC): {self.rt.clock.now():%Y-%m-%d %H:%M, %A}.\n"
+                       + untrusted("contact_center_request", state["text"]))  # fmt: skip
+        decision = brain.extract("reschedule", [ask], ctx)  # type: ignore[attr-defined]
+        if decision.brain != "llm":
+            return None  # the model is unavailable: the rules parser takes over
+        call = next((p for p in decision.proposals if p.tool.startswith("reschedule_")), None)
+        if call is None:
+            return _clarify(decision.reply or "Which delivery and which day should it be?")
+        sid = str(call.args.get("shipment_id", ""))
+        if sid not in find_shipments(
+            state["text"]
+        ):  # the model may only use what the customer wrote
+            return _clarify(
+                "Which delivery is it? Please give the shipment number (it looks like SHP-1042)."
+            )
+        try:
+            start = datetime.fromisoformat(
+                str(call.args.get("window_start") or call.args["preferred_date"])
+            )
+            end = (
+                datetime.fromisoformat(str(call.args["window_end"]))
+                if call.args.get("window_end")
+                else start
+            )
+        except (KeyError, ValueError):
+            return None
+        exact = call.tool == "reschedule_delivery" and end > start
+        return {"shipment_id": sid, "window": {"start": start.isoformat(), "end": end.isoformat(),
+                                               "phrase": "as read by the model", "exact": exact}}  # fmt: skip
+
+    def _rules_understand(self, state: RescheduleState) -> dict[str, Any]:
         ships = find_shipments(state["text"])
         if not ships:
             return _clarify(

@@ -160,3 +160,67 @@ def test_no_endpoint_is_a_clear_error(make_runtime):
     rt = make_runtime(brain="llm")
     with pytest.raises(ValueError, match="PROOFLINE_LLM_BASE_URL"):
         rt.brain("llm")
+
+
+@respx.mock(base_url=BASE)
+def test_reschedule_through_the_model_is_checked_against_the_text(make_runtime, respx_mock):
+    rt = make_runtime(**llm_settings())
+    sid = rt.store.scalar(
+        "SELECT min(s.shipment_id) FROM shipments s JOIN contacts c ON c.location_id = s.destination_id"
+        " WHERE s.status = 'planned' AND c.consent"
+    )
+    other = rt.store.scalar("SELECT max(shipment_id) FROM shipments WHERE shipment_id <> ?", [sid])
+    route = respx_mock.post("/chat/completions").mock(
+        side_effect=[
+            completion(
+                tool_calls=[
+                    (
+                        "reschedule_delivery",
+                        {  # the model picks a shipment not in the text
+                            "shipment_id": other,
+                            "window_start": "2026-11-27T14:00:00",
+                            "window_end": "2026-11-27T16:00:00",
+                            "reason": "customer",
+                            "requested_by": "cc",
+                        },
+                    )
+                ]
+            ),
+            completion(
+                tool_calls=[
+                    (
+                        "reschedule_delivery",
+                        {
+                            "shipment_id": sid,
+                            "window_start": "2026-11-27T14:00:00",
+                            "window_end": "2026-11-27T16:00:00",
+                            "reason": "customer",
+                            "requested_by": "cc",
+                        },
+                    )
+                ]
+            ),
+        ]
+    )
+    first = service.reschedule(
+        rt, f"{sid}: friday 2-4pm please", actor="cc:1", role="contact_center"
+    )
+    assert first["status"] == "clarify"
+    assert (
+        "<untrusted_data" in json.loads(route.calls[0].request.content)["messages"][-1]["content"]
+    )
+    second = service.reschedule(
+        rt, f"{sid}: friday 2-4pm please", actor="cc:1", role="contact_center"
+    )
+    assert second["status"] == "applied" and second["shipment_id"] == sid
+    promised = rt.store.row("SELECT promised_start FROM shipments WHERE shipment_id = ?", [sid])
+    assert promised["promised_start"].isoformat() == "2026-11-27T14:00:00"
+
+
+@respx.mock(base_url=BASE)
+def test_reschedule_falls_back_to_the_parser_when_the_model_is_down(make_runtime, respx_mock):
+    rt = make_runtime(**llm_settings())
+    sid = rt.store.scalar("SELECT min(shipment_id) FROM shipments WHERE status = 'planned'")
+    respx_mock.post("/chat/completions").mock(return_value=httpx.Response(503, json={}))
+    out = service.reschedule(rt, f"move {sid} to 2026-02-30", actor="cc:1", role="contact_center")
+    assert out["status"] == "clarify" and "not a real date" in out["message"]
