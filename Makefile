@@ -37,8 +37,22 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark in turn (about 6-8 minutes on 2 cores; seeded networks are kept in
+# /tmp/proofline-bench and reused), then bench/RESULTS.md. Exits 1 if any exited non-zero.
 bench: $(STAMP)
-	$(BIN)/python bench/sense.py
+	@mkdir -p /tmp/proofline-bench; start=$$(date +%s); failed=""; \
+	for b in sense.py gate.py "recall.py --db /tmp/proofline-bench/scale-20.duckdb" \
+	         triage.py llm_economy.py growth.py; do \
+		t=$$(date +%s); echo "== bench/$$b"; \
+		$(BIN)/python bench/$$b || failed="$$failed $${b%% *}"; \
+		echo "== bench/$$b: $$(( $$(date +%s) - t )) s"; \
+	done; \
+	$(BIN)/python bench/report.py --elapsed-s $$(( $$(date +%s) - start )); \
+	echo "make bench: $$(( $$(date +%s) - start )) s"; \
+	test -z "$$failed" || { echo "exited non-zero (a failure, or recall over target):$$failed"; exit 1; }
+
+eval: $(STAMP)
+	$(BIN)/proofline eval --report reports/eval
 
 clean:
 	rm -rf $(VENV) $(DB) $(DB).wal .pytest_cache .mypy_cache .ruff_cache

@@ -23,8 +23,14 @@ def register(app: typer.Typer) -> None:
 
 
 def _key_dict(key: auth.ApiKey) -> dict[str, object]:
-    return {"key_id": key.key_id, "prefix": key.prefix, "role": key.role, "name": key.name,
-            "created_at": key.created_at, "revoked_at": key.revoked_at}  # fmt: skip
+    return {
+        "key_id": key.key_id,
+        "prefix": key.prefix,
+        "role": key.role,
+        "name": key.name,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+    }
 
 
 @keys_app.command("create")
@@ -40,8 +46,10 @@ def create(
         print_json({**_key_dict(key), "key": plaintext})
         return
     console.print(f"[bold]{key.role:<15}[/] {plaintext}", highlight=False, soft_wrap=True)
-    console.print(f"[dim]key {key.key_id}: shown once; revoke with `proofline keys revoke "
-                  f"{key.key_id}`[/]", highlight=False)  # fmt: skip
+    console.print(
+        f"[dim]key {key.key_id}: shown once; revoke with `proofline keys revoke {key.key_id}`[/]",
+        highlight=False,
+    )
 
 
 @keys_app.command("list")
@@ -55,8 +63,14 @@ def list_(db: DbOption = None, json_out: JsonOption = False) -> None:
     for col in ("id", "prefix", "role", "name", "created", "revoked"):
         table.add_column(col)
     for k in keys:
-        table.add_row(k.key_id, k.prefix, k.role, k.name or "", f"{k.created_at:%Y-%m-%d %H:%M}",
-                      f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "")  # fmt: skip
+        table.add_row(
+            k.key_id,
+            k.prefix,
+            k.role,
+            k.name or "",
+            f"{k.created_at:%Y-%m-%d %H:%M}",
+            f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
+        )
     console.print(table)
 
 
@@ -80,4 +94,10 @@ def serve(
     from server import create_app
 
     console.print(f"Proofline on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings_for(db)), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings_for(db)),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=5,  # open event streams (the live board) must not hold a stop
+    )

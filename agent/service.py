@@ -128,7 +128,12 @@ def chat_stream(
         if resume is not None
         else {"message": message, "actor": actor, "role": role}
     )
-    seen = 0
+    # On resume the state already holds this turn's earlier events: yield only what is new.
+    seen = (
+        len(graph.get_state(_config(thread_id)).values.get("events", []))
+        if resume is not None
+        else 0
+    )
     for update in graph.stream(
         payload, _config(thread_id), stream_mode="values", durability="sync"
     ):

@@ -9,7 +9,8 @@
 - same key with another request: 409 ``idempotency_conflict``.
 
 Keys are scoped to the API key that sent them and kept for 24 hours. Answers other than 2xx
-are not stored (the claim is dropped), so a corrected retry runs again.
+are not stored (the claim is dropped), so a corrected retry runs again; so is a claim left
+running for 10 minutes (its server died).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from record.store import Cursor, Store
 __all__ = ["IdempotentRoute", "idempotency_header"]
 
 KEEP = timedelta(hours=24)
+STALE = timedelta(minutes=10)
+"""A claim still running after this long belongs to a request that died (e.g. a restart)."""
 MAX_KEY = 200
 _HEADER = "Idempotency-Key"
 _STREAM_ERROR = re.compile(rb"(^|\n)event: error\r?\n")
@@ -69,10 +72,13 @@ def _claim(store: Store, key: str, route: str, digest: str) -> tuple[str, tuple[
     def _tx(cur: Cursor) -> tuple[str, tuple[Any, ...] | None]:
         cur.execute("DELETE FROM http_idempotency WHERE created_at < ?", [now - KEEP])
         row = cur.execute(
-            "SELECT request_hash, status_code, content_type, body FROM http_idempotency"
-            " WHERE key = ?",
+            "SELECT request_hash, status_code, content_type, body, created_at"
+            " FROM http_idempotency WHERE key = ?",
             [key],
         ).fetchone()
+        if row is not None and row[1] is None and row[4] < now - STALE:
+            cur.execute("DELETE FROM http_idempotency WHERE key = ?", [key])  # its run died
+            row = None
         if row is None:
             cur.execute(
                 "INSERT INTO http_idempotency (key, route, request_hash, created_at)"

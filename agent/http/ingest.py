@@ -132,11 +132,15 @@ def ingest_readings(
             [hi, hi, assets],
         )
         audit.append(
-            cur, actor=actor, role=role, ts=now, action="ingest.readings",
+            cur,
+            actor=actor,
+            role=role,
+            ts=now,
+            action="ingest.readings",
             subject=assets[0] if len(assets) == 1 else f"{len(assets)} assets",
             inputs={"readings": len(readings), "assets": assets[:50], "from": lo, "to": hi},
             result={"stored": stored, "duplicates": len(readings) - stored},
-        )  # fmt: skip
+        )
         return stored
 
     with lock:

@@ -76,15 +76,20 @@ def post_message(
 )
 def resume(
     thread_id: ClaimedThread,
-    body: Annotated[ChatResumeCreate, Depends(_answer)],
+    answer: Annotated[ChatResumeCreate, Depends(_answer)],
     rt: RuntimeDep,
     actor: Approver,
 ) -> Iterator[ServerSentEvent]:
     """Approve or reject the thread's pending action (ops_manager); stream the rest of the turn."""
-    answer = {"decision": body.decision, "actor": actor.actor, "role": actor.role,
-              "reason": body.reason}  # fmt: skip
-    events = service.chat_stream(rt, thread_id, "", actor=actor.actor, role=actor.role,
-                                 resume=answer)  # fmt: skip
+    decision = {
+        "decision": answer.decision,
+        "actor": actor.actor,
+        "role": actor.role,
+        "reason": answer.reason,
+    }
+    events = service.chat_stream(
+        rt, thread_id, "", actor=actor.actor, role=actor.role, resume=decision
+    )
     yield from sse_events(events, f"chat {thread_id}")
 
 

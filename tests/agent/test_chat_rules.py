@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent import service
 from record import audit
 
@@ -127,3 +129,14 @@ def test_injection_in_a_note_is_reported_as_data(rt):
     assert "not verified" in out["reply"]
     assert rt.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid]) == "planned"
     assert not audit.entries(rt.store, action="release_shipment")
+
+
+def test_resume_streams_only_what_is_new(rt):
+    sid = _first(rt, "status = 'in_transit'")
+    out = _ask(rt, f"reroute {sid}", thread="r3")
+    if out["approval"] is None:
+        pytest.skip("no feasible depot for this shipment on this network")
+    done = service.resume_chat(rt, "r3", decision="approve", actor="user:boss", role="ops_manager")
+    first_turn = {(e["type"], str(e.get("tool"))) for e in out["events"]}
+    assert ("message", "None") in first_turn
+    assert all(e["type"] != "message" for e in done["events"])  # the user's message is not replayed
