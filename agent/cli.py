@@ -29,6 +29,17 @@ app.add_typer(tool_app, name="tool")
 app.command()(demo)
 
 
+def _add_evals() -> None:
+    # The CLI is the one place that composes both sides: evals drive the agent from outside,
+    # and the agent's code never imports evals.
+    from evals.cli import register
+
+    register(app)
+
+
+_add_evals()
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning Proofline errors into one-line reasons."""
     try:
