@@ -201,7 +201,7 @@ def _release(shipment: str) -> Intent:
 
 _VERBS = "what|why|status|show|hold|swap|reroute|release|reschedule|approve|reject|list"
 _CLAUSES = re.compile(
-    r"(?:[.;!?\n]+\s*"  # sentence ends
+    r"(?:[.;!?]+(?=\s|$)\s*|\n+\s*"  # sentence ends (not the dot inside gtin.serial)
     r"|\s+(?:and then|and also|also|then|y luego|además)\s+|,\s*and\s+"  # explicit joints
     rf"|\s+and\s+(?=(?:{_VERBS})\b))",  # "… and why is …"
     re.I,
@@ -217,7 +217,28 @@ def _shipment_for_route(ctx: ToolContext, route: str) -> str | None:
     return row["shipment_id"] if row else None
 
 
+_REASON = re.compile(r"\b(?:because|since|due to)\b|:", re.I)
+_QUOTED = re.compile(
+    r"(^|\s)>|\b(?:e-?mail|message|note|text) (?:below|follows|attached)\b|\bwrote:|^from:|\bforwarded\b",
+    re.I | re.M,
+)
+
+
+def _own_words(message: str) -> str:
+    """The person's own words: pasted or quoted text (an e-mail, a note) is data, not a request."""
+    found = _QUOTED.search(message)
+    return message[: found.start()] if found else message
+
+
 def _one(clause: str, ctx: ToolContext) -> Intent | str | None:
+    head, *why = _REASON.split(clause, maxsplit=1)  # "hold X because <reason>": the reason is data
+    if (
+        re.search(r"\b(hold|stop)\b", head, re.I)
+        and find_shipments(head)
+        and not re.search(r"\bwhy\b", head, re.I)
+    ):
+        reason = why[0].strip() if why else "held by an operations manager"
+        return _hold(find_shipments(head)[0], reason or "held by an operations manager")
     low = clause.lower()
     ships = find_shipments(clause)
     routes = find_routes(clause)
@@ -312,7 +333,7 @@ def _approval_intent(clause: str, ctx: ToolContext) -> Intent | str:
 def parse_intents(message: str, ctx: ToolContext) -> list[Intent | str]:
     """Intents in the message, in order; a string is a question back or a problem to report."""
     found: list[Intent | str] = []
-    for clause in filter(None, (c.strip() for c in _CLAUSES.split(message))):
+    for clause in filter(None, (c.strip() for c in _CLAUSES.split(_own_words(message)))):
         try:
             intent = _one(clause, ctx)
         except WindowError as exc:

@@ -41,7 +41,7 @@ def find_shipments(text: str) -> list[str]:
 
 def find_approval_ids(text: str) -> list[str]:
     """Approval ids such as ``APR-3f2a9c1e0b``."""
-    return list(dict.fromkeys(m.upper().replace("APR-", "APR-") for m in _APPROVAL.findall(text)))
+    return list(dict.fromkeys("APR-" + m[4:].lower() for m in _APPROVAL.findall(text)))
 
 
 def find_routes(text: str) -> list[str]:

@@ -120,17 +120,29 @@ def _p(tool: str, case: dict[str, Any], why: str, **args: Any) -> Proposal:
     return Proposal(tool, {**args, "exception_id": case["exception_id"]}, why, case["exception_id"])
 
 
+def _shipments_of(case: dict[str, Any]) -> list[str]:
+    """The case's shipment and every other shipment its evidence names (a duplicated serial,
+    a reefer carrying several loads)."""
+    named = case.get("evidence", {}).get("shipments") or []
+    ids = [
+        case.get("shipment_id"),
+        *(s if isinstance(s, str) else s.get("shipment_id") for s in named),
+    ]
+    return list(dict.fromkeys(i for i in ids if i))
+
+
+def _status(ctx: ToolContext, shipment_id: str) -> str | None:
+    return ctx.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [shipment_id])
+
+
 def _hold(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
-    """Hold the shipment, unless it is already delivered (then quarantine and investigation act)."""
-    sid = case.get("shipment_id")
-    status = (
-        ctx.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [sid])
-        if sid
-        else None
-    )
-    if status in (None, "delivered"):
-        return []
-    return [_p("hold_shipment", case, reason, shipment_id=case["shipment_id"], reason=reason)]
+    """Hold every shipment involved that is not delivered (delivered ones: quarantine and
+    investigation act instead)."""
+    return [
+        _p("hold_shipment", case, reason, shipment_id=sid, reason=reason)
+        for sid in _shipments_of(case)
+        if _status(ctx, sid) not in (None, "delivered")
+    ]
 
 
 def _units_of(case: dict[str, Any]) -> list[str]:
@@ -214,11 +226,45 @@ def _escalate_step(params: dict, case: dict, reason: str, ctx: ToolContext) -> l
     ]
 
 
+_STOPPING_KINDS = (
+    "serial_unknown",
+    "serial_duplicate",
+    "pi_mismatch",
+    "expired_or_recalled",
+    "data_missing",
+)
+
+
 def _message(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
+    """A customer message from an approved template; a person calls when nobody can be written to."""
     from agent.brains.messaging import message_proposal
 
-    proposal = message_proposal(ctx, case, params["template"], reason)
-    return [proposal] if proposal else []
+    template = params["template"]
+    sid = case.get("shipment_id")
+    if template in ("new_eta", "reschedule_options") and sid and _being_stopped(ctx, sid):
+        return []  # the shipment is being held: a new ETA would mislead the customer
+    proposal = message_proposal(ctx, case, template, reason)
+    if proposal is None and template == "replacement_notice":
+        proposal = message_proposal(ctx, case, "delivery_hold_notice", reason)
+    if proposal is None:
+        summary = (
+            f"Tell the customer ({template.replace('_', ' ')}): no contact with consent is on file"
+        )
+        return _escalate_step({"summary": summary, "to": "customer_service"}, case, reason, ctx)
+    return [proposal]
+
+
+def _being_stopped(ctx: ToolContext, shipment_id: str) -> bool:
+    """Held, quarantined, or carrying an identity or recall exception that will hold it."""
+    if _status(ctx, shipment_id) in ("held", "quarantined"):
+        return True
+    return bool(
+        ctx.store.scalar(
+            f"SELECT count(*) FROM exceptions WHERE shipment_id = ? AND status <> 'resolved'"
+            f" AND kind IN ({', '.join('?' * len(_STOPPING_KINDS))})",
+            [shipment_id, *_STOPPING_KINDS],
+        )
+    )
 
 
 def _cold_options(ctx: ToolContext, shipment_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -237,10 +283,18 @@ def _cold_options(ctx: ToolContext, shipment_id: str) -> list[tuple[str, dict[st
 
 
 def _cold_rescue(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
-    """Reroute or swap, whichever keeps the promised window (then the earlier delivery);
-    escalate when neither can save the load in time."""
-    shipment_id = case.get("shipment_id")
-    status = ctx.store.scalar("SELECT status FROM shipments WHERE shipment_id = ?", [shipment_id])
+    """Every load at risk: reroute or swap, whichever keeps the promised window (then the earlier
+    delivery); escalate when neither can save a load in time."""
+    loads = [s for s in _shipments_of(case) if _status(ctx, s) != "delivered"] or _shipments_of(
+        case
+    )[:1]
+    if not loads:
+        return _escalate_step({"summary": "Cold-chain risk without a shipment"}, case, reason, ctx)
+    return [p for sid in loads for p in _rescue_one(case, sid, reason, ctx)]
+
+
+def _rescue_one(case: dict, shipment_id: str, reason: str, ctx: ToolContext) -> list[Proposal]:
+    status = _status(ctx, shipment_id)
     if status == "delivered":
         summary = (
             "Excursion within budget on a delivered shipment: review the product's stability file"

@@ -85,7 +85,7 @@ class TriageNodes:
         verdicts = []
         for plan in state["plans"]:
             ctx = self._ctx(state)
-            ctx.prompt_version = plan.get("prompt_version")
+            ctx.model, ctx.prompt_version = plan.get("model"), plan.get("prompt_version")
             for raw in plan["proposals"]:
                 verdict = self.rt.guard.check(ctx, Proposal.from_dict(raw), mode="triage")
                 verdicts.append(verdict.as_dict())
@@ -94,8 +94,12 @@ class TriageNodes:
     def act(self, state: TriageState) -> dict[str, Any]:
         """Carry out the verdicts; idempotency keys make a resumed run repeat no effect."""
         ctx, outcomes = self._ctx(state), []
+        provenance = {
+            p["exception_id"]: (p.get("model"), p.get("prompt_version")) for p in state["plans"]
+        }
         for i, verdict in enumerate(state["verdicts"]):
             proposal = Proposal.from_dict(verdict)
+            ctx.model, ctx.prompt_version = provenance.get(proposal.exception_id, (None, None))
             outcome = {
                 "tool": proposal.tool,
                 "exception_id": proposal.exception_id,

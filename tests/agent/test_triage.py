@@ -203,3 +203,18 @@ def test_a_run_killed_while_acting_resumes_with_each_effect_once(rt, monkeypatch
     )
     assert twice == []
     assert audit.verify(rt.store).ok
+
+
+def test_triage_actions_carry_the_policy_version(triaged):
+    rt, _ = triaged
+    from agent.policy import policy_version
+
+    holds = audit.entries(rt.store, action="hold_shipment", limit=1000)
+    assert holds and {e.prompt_version for e in holds} == {policy_version()}
+
+
+def test_a_duplicated_serial_stops_every_shipment_carrying_it(triaged):
+    rt, _ = triaged
+    for row in rt.store.rows("SELECT evidence FROM exceptions WHERE kind = 'serial_duplicate'"):
+        for sid in json.loads(row["evidence"]).get("shipments", []):
+            assert _status(rt, sid) in ("held", "quarantined", "delivered"), sid
