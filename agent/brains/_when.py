@@ -203,13 +203,19 @@ def _relative(low: str, today: date) -> date | None:
     return None
 
 
+_DATEISH = re.compile(
+    r"\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|ene|abr|ago|dic|week|semana|\bday|día",
+    re.I,
+)
+_BARE_TIME = re.compile(r"\s*\d{1,2}(:\d{2})?\s*(am|pm|h)?\s*", re.I)
+
+
 def find_day(low: str, now: datetime) -> date | None:
     """The requested day (None: no day in the text)."""
     today = now.date()
     found = _numeric(low, today) or _relative(low, today)
     if found is not None:
         return found
-    import dateparser
     from dateparser.search import search_dates
 
     settings = {
@@ -220,13 +226,5 @@ def find_day(low: str, now: datetime) -> date | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         hits = search_dates(low, languages=["en", "es"], settings=settings) or []  # type: ignore[arg-type]
-        days = [
-            d
-            for phrase, d in hits
-            if not re.fullmatch(r"\s*\d{1,2}(:\d{2})?\s*(am|pm|h)?\s*", phrase)
-        ]
-        if not days and (
-            direct := dateparser.parse(low, languages=["en", "es"], settings=settings)
-        ):  # type: ignore[arg-type]
-            days = [direct]
+    days = [d for phrase, d in hits if _DATEISH.search(phrase) and not _BARE_TIME.fullmatch(phrase)]
     return days[0].date() if days else None

@@ -58,13 +58,15 @@ CASES = [
     ("pls mvoe SHP-1027 to thrusday 2-4pm thx", "2026-11-26 14:00", "16:00"),
     ("HI WE NEED SHP-1027 ON FRIDAY 10AM-12PM NOT TUESDAY", "2026-11-27 10:00", "12:00"),
     (
-        "Dr. Patel from receiving here — nobody will be at the dock Tuesday, could SHP-1027 come Wednesday 1-3pm instead? Thanks so much!",
+        "Dr. Patel from receiving here — nobody will be at the dock Tuesday, could SHP-1027 come"
+        " Wednesday 1-3pm instead? Thanks so much!",
         "2026-11-25 13:00",
         "15:00",
     ),
     ("tmrw arvo for SHP-1027?", "2026-11-24 12:00", "17:00"),
     (
-        "Hello,\n\nRegarding shipment SHP-1027: we would like it on Friday 9am-11am.\n\nBest regards,\nJane Doe\nReceiving, 555-0100",
+        "Hello,\n\nRegarding shipment SHP-1027: we would like it on Friday 9am-11am.\n\n"
+        "Best regards,\nJane Doe\nReceiving, 555-0100",
         "2026-11-27 09:00",
         "11:00",
     ),
