@@ -16,7 +16,7 @@ from record import audit
 from record.audit import canonical_json
 from record.errors import ConflictError, NotFoundError
 from tools.base import ToolContext, call_tool, get_tool
-from tools.errors import PermissionDenied
+from tools.errors import PermissionDenied, ToolError
 
 __all__ = ["APPROVER_ROLES", "decide", "get", "list_approvals", "queue"]
 
@@ -110,50 +110,71 @@ def decide(
         ConflictError: it was already decided the other way.
         ToolError: approving ran the tool and the record refused it (the approval stays pending).
     """
-    row = get(ctx, approval_id)
+    get(ctx, approval_id)  # NotFoundError for an unknown id
     if ctx.role not in APPROVER_ROLES or ctx.actor.startswith("agent:"):
         raise PermissionDenied(
             f"{ctx.actor} ({ctx.role}) may not decide approvals; an ops_manager must"
         )
-    wanted = "approved" if approve else "rejected"
-    if row["status"] == wanted:
-        return row
-    if row["status"] != "pending":
-        raise ConflictError(f"approval {approval_id} was already {row['status']}")
     if not approve:
-        return _reject(ctx, row, reason or "rejected")
-    spec = get_tool(row["tool"])
-    result = call_tool(
-        ctx,
-        spec.name,
-        row["args"],
-        idempotency_key=f"approval:{approval_id}",
-        reason=f"approved {approval_id}: {row['reason']}",
-    )
+        return _reject(ctx, approval_id, reason or "rejected")
+    if not _claim(ctx, approval_id):  # someone else decided first
+        row = get(ctx, approval_id)
+        if row["status"] == "rejected":
+            raise ConflictError(
+                f"approval {approval_id} was already rejected by {row['decided_by']}"
+            )
+        if row["result"] is not None:
+            return row
+    row = get(ctx, approval_id)  # approved by us, or approved but not carried out (a crash): run it
+    try:
+        result = call_tool(
+            ctx,
+            get_tool(row["tool"]).name,
+            row["args"],
+            idempotency_key=f"approval:{approval_id}",
+            reason=f"approved {approval_id}: {row['reason']}",
+        )
+    except ToolError:
+        ctx.store.write(lambda cur: cur.execute(
+            "UPDATE approvals SET status = 'pending', decided_by = NULL, decided_at = NULL"
+            " WHERE approval_id = ? AND result IS NULL", [approval_id],
+        ))  # fmt: skip
+        raise
     ctx.store.write(
         lambda cur: cur.execute(
-            "UPDATE approvals SET status = 'approved', decided_by = ?, decided_at = ?, result = ?,"
-            " decision_reason = ? WHERE approval_id = ?",
-            [
-                ctx.actor,
-                ctx.clock.now(),
-                canonical_json(result.model_dump(mode="json")),
-                reason,
-                approval_id,
-            ],
+            "UPDATE approvals SET result = ?, decision_reason = ? WHERE approval_id = ?",
+            [canonical_json(result.model_dump(mode="json")), reason, approval_id],
         )
     )
     return get(ctx, approval_id)
 
 
-def _reject(ctx: ToolContext, row: dict[str, Any], reason: str) -> dict[str, Any]:
-    def _write(cur: Any) -> None:
+def _claim(ctx: ToolContext, approval_id: str) -> bool:
+    """Mark a pending approval approved by ``ctx.actor``; False if it was no longer pending."""
+
+    def _write(cur: Any) -> bool:
+        found = cur.execute(
+            "UPDATE approvals SET status = 'approved', decided_by = ?, decided_at = ?"
+            " WHERE approval_id = ? AND status = 'pending'",
+            [ctx.actor, ctx.clock.now(), approval_id],
+        ).fetchone()
+        return bool(found and found[0])
+
+    return ctx.store.write(_write)
+
+
+def _reject(ctx: ToolContext, approval_id: str, reason: str) -> dict[str, Any]:
+    row = get(ctx, approval_id)
+
+    def _write(cur: Any) -> bool:
         now = ctx.clock.now()
-        cur.execute(
+        changed = cur.execute(
             "UPDATE approvals SET status = 'rejected', decided_by = ?, decided_at = ?,"
-            " decision_reason = ? WHERE approval_id = ?",
-            [ctx.actor, now, reason, row["approval_id"]],
-        )
+            " decision_reason = ? WHERE approval_id = ? AND status = 'pending'",
+            [ctx.actor, now, reason, approval_id],
+        ).fetchone()
+        if not (changed and changed[0]):
+            return False
         if row["exception_id"]:
             cur.execute(
                 "UPDATE exceptions SET status = 'open', updated_at = ? WHERE exception_id = ?"
@@ -170,6 +191,12 @@ def _reject(ctx: ToolContext, row: dict[str, Any], reason: str) -> dict[str, Any
             inputs={"tool": row["tool"], "args": row["args"]},
             reason=reason,
         )
+        return True
 
-    ctx.store.write(_write)
-    return get(ctx, row["approval_id"])
+    if not ctx.store.write(_write):
+        row = get(ctx, approval_id)
+        if row["status"] == "approved":
+            raise ConflictError(
+                f"approval {approval_id} was already approved by {row['decided_by']}"
+            )
+    return get(ctx, approval_id)

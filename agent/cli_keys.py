@@ -93,9 +93,11 @@ def serve(
 
     from server import create_app
 
+    settings = settings_for(db)
+    settings.open_store().close()  # a missing folder or a read-only file: one line, before serving
     console.print(f"Proofline on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
-        create_app(settings_for(db)),
+        create_app(settings),
         host=host,
         port=port,
         log_level="info",

@@ -12,6 +12,8 @@ Refusals are audited.
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,6 +22,7 @@ from pydantic import BaseModel
 from agent.brains.base import Proposal
 from agent.policy import Governance, load_governance
 from record import audit
+from record.errors import ConflictError
 from tools.base import Risk, ToolContext, get_tool
 from tools.errors import ToolError
 
@@ -81,11 +84,17 @@ class Guard:
     def dry_run(ctx: ToolContext, tool: str, args: BaseModel) -> dict[str, Any]:
         """Run the tool on the current record and roll it back; return its result as facts."""
         spec = get_tool(tool)
-        try:
-            with ctx.store.transaction():
-                raise _Rollback(spec.fn(ctx, args))
-        except _Rollback as done:
-            facts = done.result.model_dump(mode="json")
+        for attempt in range(8):  # it changes nothing, so a conflicting writer only means "again"
+            try:
+                with ctx.store.transaction():
+                    raise _Rollback(spec.fn(ctx, args))
+            except _Rollback as done:
+                facts = done.result.model_dump(mode="json")
+                break
+            except ConflictError:
+                if attempt == 7:
+                    raise
+                time.sleep(0.005 * 2**attempt * random.random())
         facts.update(args.model_dump(mode="json"))
         return facts
 

@@ -5,9 +5,10 @@ LLM calls and tokens are added up from what the brain's decisions report."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from evals.cases import Case
+from tools.base import Role
 
 __all__ = ["Meter", "close", "drive", "settings_for"]
 
@@ -67,9 +68,9 @@ def _chat(case: Case, rt: Any, brain: str, thread: str, append: str | None) -> d
                 thread,
                 text,
                 actor=turn.actor or case.input.actor,
-                role=turn.role or case.input.role,
+                role=cast(Role, turn.role or case.input.role),
                 brain=brain,
-            )  # type: ignore[arg-type]
+            )
         elif service.pending_interrupt(rt, thread, brain) is None:
             replies.append(f"[eval: no approval was pending to {turn.decision}]")
             continue

@@ -115,7 +115,7 @@ def calls_from_audit(store: Store, since_seq: int) -> tuple[list[Call], list[dic
         entries.append({"seq": e.seq, "actor": e.actor, "role": e.role, "action": e.action,
                         "subject": e.subject, "reason": e.reason, "model": e.model})  # fmt: skip
         inputs = e.inputs if isinstance(e.inputs, dict) else {}
-        base = {"seq": e.seq, "actor": e.actor, "role": e.role}
+        base: dict[str, Any] = {"seq": e.seq, "actor": e.actor, "role": e.role}
         if e.action in REGISTRY:
             calls.append(Call(e.action, inputs, "done", tool_kind(e.action), **base,
                               via_approval=str(e.idempotency_key or "").startswith("approval:")))  # fmt: skip

@@ -151,7 +151,8 @@ class LLMBrain:
             for attempt in retrying:
                 with attempt:
                     reply = bound.invoke(messages, max_tokens=self.settings.llm_max_tokens // 4)
-        except (openai.OpenAIError, ValueError, json.JSONDecodeError) as exc:
+        except Exception as exc:  # noqa: BLE001 — any failure to get a usable reply: fall back
+            # openai errors, garbage bodies (no choices: TypeError/IndexError/KeyError), bad JSON
             raise LLMUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if not isinstance(reply, AIMessage):
             raise LLMUnavailable(f"unexpected reply type {type(reply).__name__}")

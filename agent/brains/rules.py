@@ -11,7 +11,7 @@ from agent.policy import TriageRule, load_triage_rules, matches, policy_version
 from tools.base import ToolContext, call_tool
 from tools.errors import ToolError
 
-__all__ = ["RulesBrain"]
+__all__ = ["RulesBrain", "escalation_for"]
 
 
 class RulesBrain:
@@ -88,6 +88,11 @@ def _rejected_tools(ctx: ToolContext, exception_id: str) -> set[str]:
 
 def _reason(case: dict[str, Any], rule: TriageRule) -> str:
     return f"{case['kind']} ({case['severity']}) on {case['subject']}: {rule.why}"
+
+
+def escalation_for(case: dict[str, Any], summary: str) -> Proposal:
+    """Hand ``case`` to a person with its evidence (when nothing else can be decided)."""
+    return _escalate(case, summary, set())
 
 
 def _escalate(case: dict[str, Any], summary: str, rejected: set[str]) -> Proposal:

@@ -8,6 +8,7 @@ from typing import Any
 
 from agent.approvals import queue
 from agent.brains.base import Brain, Decision, Proposal
+from agent.brains.rules import escalation_for
 from agent.graphs.state import TriageState
 from agent.runtime import Runtime
 from record import audit
@@ -52,10 +53,17 @@ class TriageNodes:
         for case in state["cases"]:
             decision: Decision = self.rt.rules.decide_case(case, rules_ctx)
             if brain is not self.rt.rules and any("needs_judgement" in n for n in decision.notes):
-                decision = brain.decide_case(case, self._ctx(state, brain))
-                for p in decision.proposals:  # tie the model's proposals to this exception
-                    if "exception_id" in _args_schema(p.tool):
-                        p.args.setdefault("exception_id", case["exception_id"])
+                asked = brain.decide_case(case, self._ctx(state, brain))
+                if asked.malformed or not asked.proposals:  # nothing usable from the model
+                    decision.notes += [*asked.notes, "the model gave no usable tool call"]
+                    decision.usage.add(asked.usage)
+                else:
+                    decision = asked
+                    for p in decision.proposals:  # tie the model's proposals to this exception
+                        if "exception_id" in _args_schema(p.tool):
+                            p.args.setdefault("exception_id", case["exception_id"])
+            if not decision.proposals:  # every exception ends in an action or on a person's desk
+                decision.proposals.append(escalation_for(case, "No decision could be reached"))
             usage.update(
                 calls=decision.usage.calls,
                 prompt_tokens=decision.usage.prompt_tokens,
