@@ -10,6 +10,7 @@ Patches (``evals.patches``) are applied on the copy; see that module for the voc
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,7 +65,7 @@ def template_for(seed: int, scale: float, cache_dir: Path, *, sensed: bool = Fal
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"net-s{seed}-x{scale:g}-{_fingerprint(_SYNTH_SOURCES)}.duckdb"
     if not path.exists():
-        partial = path.with_name(f"{path.stem}.partial.duckdb")
+        partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.duckdb")
         partial.unlink(missing_ok=True)
         with Store(partial) as store:
             synth.generate(store, scale=scale, seed=seed)
@@ -74,7 +75,7 @@ def template_for(seed: int, scale: float, cache_dir: Path, *, sensed: bool = Fal
         return Template(path, seed, scale, _now(path))
     sensed_path = path.with_name(f"{path.stem}-sensed-{_fingerprint(_SENSE_SOURCES)}.duckdb")
     if not sensed_path.exists():
-        partial = sensed_path.with_name(f"{sensed_path.stem}.partial.duckdb")
+        partial = sensed_path.with_name(f"{sensed_path.stem}.{os.getpid()}.partial.duckdb")
         shutil.copyfile(path, partial)
         with Store(partial) as store:
             sense(store, _now(path))

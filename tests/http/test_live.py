@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 import httpx
@@ -63,22 +62,21 @@ def test_oversized_chunked_upload_is_cut_off_with_413(live_server: LiveServer, t
     assert response.json()["error"] == "too_large"
 
 
-@pytest.mark.slow
-def test_ingestion_sustains_20000_readings_per_second(live_server: LiveServer, template) -> None:
+def test_full_batches_over_a_real_server_are_stored_whole(
+    live_server: LiveServer, template
+) -> None:
+    # Speed is measured in bench/server_load.py, never asserted here.
     headers = {"X-API-Key": template.keys["automation"], "content-type": "application/json"}
     with httpx.Client(base_url=live_server.url, timeout=60) as client:
         assets = sorted({a["asset"]["asset_id"] for a in (
             client.get(f"/shipments/SHP-{1001 + i}", headers=headers).json() for i in range(12)
         ) if a.get("asset")})  # fmt: skip
-        rates = []
-        for rep in range(4):
+        for rep in range(2):
             start = template.now - timedelta(days=60 + rep)
             batch = [{"asset_id": assets[i % len(assets)], "temp_c": 4.5,
                       "ts": (start - timedelta(seconds=7 * i)).isoformat()}
                      for i in range(10_000)]  # fmt: skip
-            body = json.dumps({"readings": batch}).encode()
-            began = time.perf_counter()
-            response = client.post("/ingest/readings", content=body, headers=headers)
-            rates.append(10_000 / (time.perf_counter() - began))
-            assert response.json()["stored"] == 10_000
-    assert max(rates) >= 20_000, f"best {max(rates):,.0f} readings/s of {[round(r) for r in rates]}"
+            response = client.post(
+                "/ingest/readings", content=json.dumps({"readings": batch}), headers=headers
+            )
+            assert response.status_code == 200 and response.json()["stored"] == 10_000
