@@ -11,14 +11,21 @@ from tools.errors import ToolError
 
 __all__ = ["consenting_contact", "message_proposal", "options_field"]
 
-_REASONS = {
-    "temp_excursion": "temperature_excursion",
-    "temp_excursion_risk": "temperature_control",
-    "asset_fault": "vehicle_issue",
-    "late_risk": "carrier_delay",
-    "expired_or_recalled": "recalled_lot",
-    "pi_mismatch": "verification_failed",
-}
+# The approved reason of each template (tools/message_templates.json), by exception kind.
+_REASONS: dict[str, dict[str, str]] = {
+    "delay_notice": {"temp_excursion_risk": "temperature_control", "asset_fault": "vehicle_issue",
+                     "late_risk": "carrier_delay"},
+    "replacement_notice": {"temp_excursion": "temperature_excursion", "expired_or_recalled": "recalled_lot",
+                           "pi_mismatch": "verification_failed", "serial_unknown": "verification_failed"},
+    "delivery_hold_notice": {"temp_excursion": "temperature_review", "temp_excursion_risk": "temperature_review",
+                             "expired_or_recalled": "recall", "data_missing": "documentation",
+                             "pi_mismatch": "quality_check", "serial_unknown": "quality_check",
+                             "serial_duplicate": "quality_check", "aggregation_mismatch": "quality_check"},
+}  # fmt: skip
+
+
+def _reason_for(template: str, kind: str) -> str:
+    return _REASONS.get(template, {}).get(kind, "other")
 
 
 def consenting_contact(ctx: ToolContext, shipment_id: str) -> str | None:
@@ -56,13 +63,13 @@ def message_proposal(
         return None
     fields: dict[str, str] = {}
     if template in ("delay_notice", "delivery_hold_notice"):
-        fields["reason"] = _REASONS.get(case["kind"], "other")
+        fields["reason"] = _reason_for(template, case["kind"])
     elif template == "replacement_notice":
         _, options = options_field(ctx, shipment_id, 1)  # type: ignore[arg-type]
         if not options:
             return None
         fields = {
-            "reason": _REASONS.get(case["kind"], "other"),
+            "reason": _reason_for(template, case["kind"]),
             "replacement_eta": options[0]["start"],
         }
     elif template == "reschedule_options":

@@ -218,3 +218,13 @@ def test_a_duplicated_serial_stops_every_shipment_carrying_it(triaged):
     for row in rt.store.rows("SELECT evidence FROM exceptions WHERE kind = 'serial_duplicate'"):
         for sid in json.loads(row["evidence"]).get("shipments", []):
             assert _status(rt, sid) in ("held", "quarantined", "delivered"), sid
+
+
+def test_message_reasons_are_choices_the_templates_allow():
+    from agent.brains.messaging import _REASONS
+    from tools.messaging import load_templates
+
+    templates = load_templates()
+    for template, reasons in _REASONS.items():
+        allowed = set(templates[template]["fields"]["reason"]["choices"])
+        assert set(reasons.values()) <= allowed, template
