@@ -242,19 +242,20 @@ _STOPPING_KINDS = (
 
 def _message(params: dict, case: dict, reason: str, ctx: ToolContext) -> list[Proposal]:
     """A customer message from an approved template; a person calls when nobody can be written to."""
-    from agent.brains.messaging import message_proposal
+    from agent.brains.messaging import consenting_contact, message_proposal
 
     template = params["template"]
     sid = case.get("shipment_id")
     if template in ("new_eta", "reschedule_options") and sid and _being_stopped(ctx, sid):
         return []  # the shipment is being held: a new ETA would mislead the customer
     proposal = message_proposal(ctx, case, template, reason)
-    if proposal is None and template == "replacement_notice":
-        proposal = message_proposal(ctx, case, "delivery_hold_notice", reason)
     if proposal is None:
-        summary = (
-            f"Tell the customer ({template.replace('_', ' ')}): no contact with consent is on file"
+        why = (
+            "no contact with consent is on file"
+            if sid is None or consenting_contact(ctx, sid) is None
+            else "the notice needs facts not yet in the record (e.g. a replacement window)"
         )
+        summary = f"Tell the customer ({template.replace('_', ' ')}): {why}"
         return _escalate_step({"summary": summary, "to": "customer_service"}, case, reason, ctx)
     return [proposal]
 
